@@ -1,0 +1,104 @@
+# lua-airflow build. `make` builds lua/airflow/core.so for Lua 5.4 in place;
+# `make luajit` builds build/luajit/airflow/core.so for LuaJIT/OpenResty;
+# `make LUA=luajit` builds the LuaJIT flavour in place instead.
+# See README.md for every target.
+
+LUA        ?= lua5.4
+PREFIX     ?= /usr/local
+CC         ?= cc
+LUA_PC     := $(if $(filter luajit,$(LUA)),luajit,lua5.4)
+LUA_CFLAGS ?= $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null)
+LUAJIT_CFLAGS ?= $(shell pkg-config --cflags luajit 2>/dev/null)
+CURL_CFLAGS ?= $(shell curl-config --cflags 2>/dev/null)
+CURL_LIBS  ?= $(shell curl-config --libs 2>/dev/null || echo -lcurl)
+# LuaRocks installs pass LUA_VERSION; the default layout is Debian's.
+LUA_VERSION ?= $(if $(filter luajit,$(LUA)),5.1,5.4)
+LUA_LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUA_DIR    ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+BINDIR     ?= $(PREFIX)/bin
+
+WARN       := -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror
+OPT        ?= -O2 -g
+SAN        ?=
+CFLAGS_ALL  = $(WARN) $(OPT) $(SAN) -fPIC $(CURL_CFLAGS) $(CFLAGS)
+LIBS        = $(CURL_LIBS) -lpthread -lm
+
+BUILD      ?= build/$(LUA)
+CORE_SRC   := csrc/strbuf.c csrc/errors.c csrc/session.c csrc/transfer.c csrc/multi.c \
+              csrc/builder.c csrc/registry.c csrc/registry_v1.c csrc/registry_v2.c
+CORE_OBJ    = $(CORE_SRC:csrc/%.c=$(BUILD)/%.o)
+HEADERS    := $(wildcard csrc/*.h)
+MODULE     ?= lua/airflow/core.so
+
+BUSTED     ?= $(LUA) /usr/bin/busted
+SPECS      ?= spec
+
+.PHONY: all luajit test test-c test-lua test-conformance test-openresty lint \
+        valgrind asan fuzz bench examples demo install uninstall regen clean setup
+
+all: $(MODULE)
+
+$(BUILD)/%.o: csrc/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/lua_core.o: csrc/lua_core.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LUA_CFLAGS) -c $< -o $@
+
+$(MODULE): $(CORE_OBJ) $(BUILD)/lua_core.o
+	@mkdir -p $(@D)
+	$(CC) -shared $(SAN) -o $@ $^ $(LIBS) $(LDFLAGS)
+
+luajit:
+	$(MAKE) LUA=luajit MODULE=build/luajit/airflow/core.so
+
+# The C test program for the Lua-free core.
+$(BUILD)/test_core: spec/c/test_core.c $(CORE_OBJ)
+	$(CC) $(CFLAGS_ALL) -Icsrc -o $@ $^ $(LIBS) $(LDFLAGS)
+
+# Every test: C core, Lua layer, conformance against the official specs, OpenResty.
+test: all $(BUILD)/test_core
+	tools/with-servers $(MAKE) --no-print-directory test-c test-lua
+	$(MAKE) --no-print-directory test-extra
+
+test-c: $(BUILD)/test_core
+	$(BUILD)/test_core
+
+test-lua: all
+	$(BUSTED) $(SPECS)
+
+test-extra:
+
+lint:
+	luacheck lua bin spec tools examples
+
+valgrind: all $(BUILD)/test_core
+	tools/with-servers $(MAKE) --no-print-directory valgrind-run
+
+valgrind-run:
+	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	  --suppressions=tools/valgrind.supp $(BUILD)/test_core
+	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	  --suppressions=tools/valgrind.supp $(BUSTED) $(SPECS)
+
+asan:
+	$(MAKE) BUILD=build/asan MODULE=build/asan/airflow/core.so OPT="-O1 -g" \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  build/asan/airflow/core.so build/asan/test_core
+	tools/with-servers tools/run-asan
+
+install: all
+	install -d $(DESTDIR)$(LUA_LIBDIR)/airflow $(DESTDIR)$(LUA_DIR)/airflow $(DESTDIR)$(BINDIR)
+	install -m 0755 $(MODULE) $(DESTDIR)$(LUA_LIBDIR)/airflow/core.so
+	cd lua && find airflow -name '*.lua' -exec install -D -m 0644 {} $(DESTDIR)$(LUA_DIR)/{} \;
+	install -m 0755 bin/airflow-lua $(DESTDIR)$(BINDIR)/airflow-lua
+
+uninstall:
+	rm -rf $(DESTDIR)$(LUA_LIBDIR)/airflow $(DESTDIR)$(LUA_DIR)/airflow $(DESTDIR)$(BINDIR)/airflow-lua
+
+regen:
+	lua5.4 tools/gen_registry.lua
+
+clean:
+	rm -rf build lua/airflow/core.so

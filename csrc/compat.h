@@ -1,0 +1,33 @@
+/*
+ * compat.h - the few Lua 5.1 (LuaJIT) / 5.4 API differences, in one place.
+ * Only lua_core.c includes it; nothing else knows which Lua it is built for.
+ */
+#ifndef AIRFLOW_COMPAT_H
+#define AIRFLOW_COMPAT_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#if LUA_VERSION_NUM < 502
+#define lua_rawlen(L, i) lua_objlen(L, (i))
+#define luaL_newlibtable(L, l) lua_createtable(L, 0, sizeof(l) / sizeof((l)[0]) - 1)
+#define luaL_newlib(L, l) (luaL_newlibtable(L, l), luaL_setfuncs(L, l, 0))
+void af_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
+#define luaL_setfuncs af_compat_setfuncs
+void *af_compat_testudata(lua_State *L, int i, const char *tname);
+#define luaL_testudata af_compat_testudata
+#endif
+
+#if LUA_VERSION_NUM < 502
+#define luaL_setmetatable(L, tname) (luaL_getmetatable(L, (tname)), lua_setmetatable(L, -2))
+#endif
+
+#if LUA_VERSION_NUM < 504
+#define lua_newuserdatauv(L, size, nuv) lua_newuserdata(L, (size))
+#endif
+
+/* A number that is integral in the Lua sense, as a double: 5.4 integers and floats
+ * alike (lua-cjson hands back JSON integers as floats under 5.4). */
+#define af_tonumber(L, i) ((double)lua_tonumber(L, (i)))
+
+#endif

@@ -1,0 +1,894 @@
+/*
+ * lua_core.c - the `airflow.core` Lua module: sessions, the operation registry and
+ * the request builder, bound to Lua.
+ *
+ * The only C file that talks to Lua (with compat.h). Rules kept here:
+ *  - every Lua value is read and checked before libcurl runs, and no Lua function is
+ *    called while a transfer is in progress, so no Lua error can cross libcurl;
+ *  - C-owned results (responses, built requests) live in userdata with __gc, so a
+ *    Lua error (even out of memory) while converting them leaks nothing;
+ *  - programming mistakes raise; transport failures return nil, err.
+ * The module keeps no mutable global state: two Lua states never share anything
+ * but libcurl's once-only global init.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder.h"
+#include "compat.h"
+#include "registry.h"
+#include "session.h"
+
+#define SESSION_MT "airflow.core.session"
+#define STREAM_MT "airflow.core.stream"
+#define BATCH_MT "airflow.core.batch"
+#define BUILT_MT "airflow.core.built"
+
+/* ---------------------------------------------------------------- helpers */
+
+#if LUA_VERSION_NUM < 502
+void af_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup)
+{
+    luaL_checkstack(L, nup, "too many upvalues");
+    for (; l->name; l++) {
+        int i;
+        for (i = 0; i < nup; i++)
+            lua_pushvalue(L, -nup);
+        lua_pushcclosure(L, l->func, nup);
+        lua_setfield(L, -(nup + 2), l->name);
+    }
+    lua_pop(L, nup);
+}
+
+void *af_compat_testudata(lua_State *L, int i, const char *tname)
+{
+    void *p = lua_touserdata(L, i);
+    if (p && lua_getmetatable(L, i)) {
+        luaL_getmetatable(L, tname);
+        if (!lua_rawequal(L, -1, -2))
+            p = NULL;
+        lua_pop(L, 2);
+        return p;
+    }
+    return NULL;
+}
+#endif
+
+/* Pushes an error table {code=, message=, curl_code=}. */
+static void push_error(lua_State *L, const af_error *e)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, af_error_name(e->code));
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, e->message);
+    lua_setfield(L, -2, "message");
+    lua_pushinteger(L, e->curl_code);
+    lua_setfield(L, -2, "curl_code");
+}
+
+static int return_error(lua_State *L, const af_error *e)
+{
+    lua_pushnil(L);
+    push_error(L, e);
+    return 2;
+}
+
+/* Reads an optional string field of the table at idx. */
+static const char *opt_string_field(lua_State *L, int idx, const char *key, const char *what)
+{
+    const char *s = NULL;
+    lua_getfield(L, idx, key);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "%s: '%s' must be a string, got %s", what, key, luaL_typename(L, -1));
+        s = lua_tostring(L, -1);
+    }
+    lua_pop(L, 1); /* the string stays alive: the table holds it */
+    return s;
+}
+
+static double opt_number_field(lua_State *L, int idx, const char *key, double dflt,
+                               const char *what)
+{
+    double v = dflt;
+    lua_getfield(L, idx, key);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "%s: '%s' must be a number, got %s", what, key, luaL_typename(L, -1));
+        v = (double)lua_tonumber(L, -1);
+        if (v < 0)
+            luaL_error(L, "%s: '%s' must not be negative", what, key);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int opt_bool_field(lua_State *L, int idx, const char *key, int dflt, const char *what)
+{
+    int v = dflt;
+    lua_getfield(L, idx, key);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TBOOLEAN)
+            luaL_error(L, "%s: '%s' must be a boolean, got %s", what, key, luaL_typename(L, -1));
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Raises when the table at idx has a string key not in `known`. */
+static void check_keys(lua_State *L, int idx, const char *const *known, const char *what)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        const char *const *k;
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "%s: option names must be strings", what);
+        for (k = known; *k; k++)
+            if (strcmp(*k, lua_tostring(L, -1)) == 0)
+                break;
+        if (!*k)
+            luaL_error(L, "%s: unknown option '%s'", what, lua_tostring(L, -1));
+    }
+}
+
+static long seconds_to_ms(double s)
+{
+    double ms = s * 1000.0 + 0.5;
+    return ms > 2147483647.0 ? 2147483647L : (long)ms;
+}
+
+/* ---------------------------------------------------------------- session */
+
+typedef struct lsession {
+    af_session *s;
+} lsession;
+
+static lsession *check_session(lua_State *L, int idx)
+{
+    lsession *ls = luaL_checkudata(L, idx, SESSION_MT);
+    if (!ls->s)
+        luaL_error(L, "airflow.core: session is closed");
+    return ls;
+}
+
+static const char *const session_options[] = {
+    "timeout", "connect_timeout", "verify_tls", "ca_file", "ca_path", "cert_file",
+    "key_file", "key_password", "proxy", "user_agent", "http_version",
+    "max_body_bytes", "max_redirects", "compressed", NULL};
+
+/* core.session([opts]) -> session | nil, err */
+static int l_session(lua_State *L)
+{
+    const char *what = "airflow.core.session";
+    af_session_opts o;
+    af_error err;
+    lsession *ls;
+    const char *hv;
+
+    af_session_opts_default(&o);
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        check_keys(L, 1, session_options, what);
+        o.timeout_ms = seconds_to_ms(opt_number_field(L, 1, "timeout", o.timeout_ms / 1000.0, what));
+        o.connect_timeout_ms = seconds_to_ms(
+            opt_number_field(L, 1, "connect_timeout", o.connect_timeout_ms / 1000.0, what));
+        o.verify_tls = opt_bool_field(L, 1, "verify_tls", 1, what);
+        o.ca_file = opt_string_field(L, 1, "ca_file", what);
+        o.ca_path = opt_string_field(L, 1, "ca_path", what);
+        o.cert_file = opt_string_field(L, 1, "cert_file", what);
+        o.key_file = opt_string_field(L, 1, "key_file", what);
+        o.key_password = opt_string_field(L, 1, "key_password", what);
+        o.proxy = opt_string_field(L, 1, "proxy", what);
+        o.user_agent = opt_string_field(L, 1, "user_agent", what);
+        hv = opt_string_field(L, 1, "http_version", what);
+        if (hv) {
+            if (strcmp(hv, "1.1") == 0)
+                o.http_version = 11;
+            else if (strcmp(hv, "2") == 0)
+                o.http_version = 2;
+            else if (strcmp(hv, "auto") != 0)
+                luaL_error(L, "%s: 'http_version' must be \"1.1\", \"2\" or \"auto\"", what);
+        }
+        o.max_body_bytes = (size_t)opt_number_field(L, 1, "max_body_bytes", 0, what);
+        o.max_redirects = (long)opt_number_field(L, 1, "max_redirects", (double)o.max_redirects, what);
+        o.compressed = opt_bool_field(L, 1, "compressed", 1, what);
+    }
+    /* The userdata exists before the session, so __gc frees it whatever happens. */
+    ls = lua_newuserdatauv(L, sizeof *ls, 0);
+    ls->s = NULL;
+    luaL_setmetatable(L, SESSION_MT);
+    af_error_clear(&err);
+    ls->s = af_session_new(&o, &err);
+    if (!ls->s)
+        return return_error(L, &err);
+    return 1;
+}
+
+static int l_session_close(lua_State *L)
+{
+    lsession *ls = luaL_checkudata(L, 1, SESSION_MT);
+    af_session *s = ls->s;
+    ls->s = NULL; /* cleared first: a second close, or __gc after close, is a no-op */
+    af_session_free(s);
+    return 0;
+}
+
+static int l_session_tostring(lua_State *L)
+{
+    lsession *ls = luaL_checkudata(L, 1, SESSION_MT);
+    static const char *const kinds[] = {"none", "basic", "bearer", "negotiate"};
+    if (!ls->s)
+        lua_pushfstring(L, "airflow.core.session (closed): %p", (void *)ls);
+    else
+        lua_pushfstring(L, "airflow.core.session (auth: %s): %p",
+                        kinds[af_session_auth_kind(ls->s)], (void *)ls);
+    return 1;
+}
+
+/* session:set_auth(kind [, user, secret]) */
+static int l_session_set_auth(lua_State *L)
+{
+    static const char *const kinds[] = {"none", "basic", "bearer", "negotiate", NULL};
+    lsession *ls = check_session(L, 1);
+    int kind = luaL_checkoption(L, 2, NULL, kinds);
+    const char *user = luaL_optstring(L, 3, NULL);
+    const char *secret = luaL_optstring(L, 4, NULL);
+    af_error err;
+
+    af_error_clear(&err);
+    if (af_session_set_auth(ls->s, (af_auth_kind)kind, user, secret, &err) != 0)
+        return luaL_error(L, "airflow.core: set_auth: %s", err.message);
+    return 0;
+}
+
+/* Requests parsed from Lua. Header line pointers live in a userdata; the strings
+ * they point at are anchored in a Lua table, so nothing here needs freeing. */
+static const char *const request_fields[] = {"method", "url", "headers", "body", "timeout",
+                                             "no_auth", NULL};
+
+static void push_header_line(lua_State *L, int anchor, const char *line, size_t len)
+{
+    if (memchr(line, '\r', len) || memchr(line, '\n', len) || memchr(line, '\0', len))
+        luaL_error(L, "airflow.core: request header contains a line break or NUL");
+    lua_pushlstring(L, line, len);
+    lua_rawseti(L, anchor, (int)lua_rawlen(L, anchor) + 1);
+}
+
+/* Parses the request table at idx into *r, anchoring strings in the table at anchor. */
+static void parse_request(lua_State *L, int idx, int anchor, af_request *r)
+{
+    const char *what = "airflow.core: request";
+    size_t n, i, first;
+    const char **lines;
+
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    check_keys(L, idx, request_fields, what);
+    memset(r, 0, sizeof *r);
+    r->method = opt_string_field(L, idx, "method", what);
+    r->url = opt_string_field(L, idx, "url", what);
+    if (!r->url)
+        luaL_error(L, "%s: 'url' is required", what);
+    lua_getfield(L, idx, "body");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "%s: 'body' must be a string, got %s", what, luaL_typename(L, -1));
+        r->body = lua_tolstring(L, -1, &r->body_len);
+    }
+    lua_pop(L, 1);
+    r->timeout_ms = seconds_to_ms(opt_number_field(L, idx, "timeout", 0, what));
+    r->no_auth = opt_bool_field(L, idx, "no_auth", 0, what);
+
+    first = lua_rawlen(L, anchor);
+    lua_getfield(L, idx, "headers");
+    if (!lua_isnil(L, -1)) {
+        int h = lua_gettop(L);
+        if (!lua_istable(L, h))
+            luaL_error(L, "%s: 'headers' must be a table", what);
+        lua_pushnil(L);
+        while (lua_next(L, h)) {
+            size_t len;
+            const char *v;
+            if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+                luaL_error(L, "%s: header values must be strings", what);
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                lua_pushfstring(L, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
+                v = lua_tolstring(L, -1, &len);
+                push_header_line(L, anchor, v, len);
+                lua_pop(L, 1);
+            } else {
+                v = lua_tolstring(L, -1, &len);
+                push_header_line(L, anchor, v, len);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    n = lua_rawlen(L, anchor) - first;
+    if (n) {
+        lines = lua_newuserdatauv(L, n * sizeof *lines, 0);
+        for (i = 0; i < n; i++) {
+            lua_rawgeti(L, anchor, (int)(first + i + 1));
+            lines[i] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+        /* anchor the pointer array too (string keys never clash with the lines) */
+        lua_pushfstring(L, "lines%d", (int)first);
+        lua_insert(L, -2);
+        lua_rawset(L, anchor);
+        r->headers = lines;
+        r->nheaders = n;
+    }
+    /* the body, url and method strings are anchored by the request table itself */
+}
+
+/* A batch of responses, freed by __gc. */
+typedef struct batch {
+    size_t n;
+    af_response *resps;
+    af_error *errs;
+    af_request *reqs;
+} batch;
+
+static batch *new_batch(lua_State *L, size_t n)
+{
+    batch *b = lua_newuserdatauv(L, sizeof *b, 0);
+    size_t i;
+    memset(b, 0, sizeof *b);
+    luaL_setmetatable(L, BATCH_MT);
+    b->resps = calloc(n ? n : 1, sizeof *b->resps);
+    b->errs = calloc(n ? n : 1, sizeof *b->errs);
+    b->reqs = calloc(n ? n : 1, sizeof *b->reqs);
+    if (!b->resps || !b->errs || !b->reqs)
+        luaL_error(L, "airflow.core: out of memory for %d requests", (int)n);
+    b->n = n;
+    for (i = 0; i < n; i++)
+        af_response_init(&b->resps[i]);
+    return b;
+}
+
+static int l_batch_gc(lua_State *L)
+{
+    batch *b = luaL_checkudata(L, 1, BATCH_MT);
+    size_t i;
+    if (b->resps)
+        for (i = 0; i < b->n; i++)
+            af_response_free(&b->resps[i]);
+    free(b->resps);
+    free(b->errs);
+    free(b->reqs);
+    memset(b, 0, sizeof *b);
+    return 0;
+}
+
+/* Pushes a table of lower-cased header names -> values (repeats joined by ", "). */
+static void push_headers(lua_State *L, const af_buf *raw)
+{
+    const char *p = raw->data, *end = raw->data + raw->len;
+    lua_newtable(L);
+    if (!p)
+        return;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end, *colon, *v;
+        char name[128];
+        size_t nlen, i;
+
+        colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon && (size_t)(colon - p) < sizeof name && colon > p) {
+            nlen = (size_t)(colon - p);
+            for (i = 0; i < nlen; i++)
+                name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] - 'A' + 'a' : p[i]);
+            v = colon + 1;
+            while (v < line_end && (*v == ' ' || *v == '\t'))
+                v++;
+            while (line_end > v && (line_end[-1] == '\r' || line_end[-1] == ' '))
+                line_end--;
+            lua_pushlstring(L, name, nlen);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, -3);
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                lua_pushlstring(L, v, (size_t)(line_end - v));
+            } else {
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, v, (size_t)(line_end - v));
+                lua_concat(L, 3);
+            }
+            lua_rawset(L, -3);
+        }
+        p = eol ? eol + 1 : end;
+    }
+}
+
+static void push_response(lua_State *L, const af_response *r, int with_body)
+{
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, r->status);
+    lua_setfield(L, -2, "status");
+    push_headers(L, &r->headers);
+    lua_setfield(L, -2, "headers");
+    if (with_body) {
+        lua_pushlstring(L, r->body.data ? r->body.data : "", r->body.len);
+        lua_setfield(L, -2, "body");
+    }
+    lua_pushinteger(L, r->http_version);
+    lua_setfield(L, -2, "http_version");
+    lua_pushnumber(L, r->total_seconds);
+    lua_setfield(L, -2, "time");
+    lua_pushboolean(L, r->new_connections == 0);
+    lua_setfield(L, -2, "reused");
+}
+
+/* session:request(req) -> response | nil, err */
+static int l_session_request(lua_State *L)
+{
+    lsession *ls = check_session(L, 1);
+    int anchor;
+    batch *b;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_newtable(L);
+    anchor = lua_gettop(L);
+    b = new_batch(L, 1);
+    parse_request(L, 2, anchor, &b->reqs[0]);
+    if (af_session_perform(ls->s, &b->reqs[0], &b->resps[0], &b->errs[0]) != 0)
+        return return_error(L, &b->errs[0]);
+    push_response(L, &b->resps[0], 1);
+    return 1;
+}
+
+/* session:request_many(reqs [, concurrency]) -> responses, errors
+ * responses[i] is a response or false; errors[i] is an error table or nil. */
+static int l_session_request_many(lua_State *L)
+{
+    lsession *ls = check_session(L, 1);
+    lua_Integer conc = luaL_optinteger(L, 3, 8);
+    size_t n, i;
+    int anchor;
+    batch *b;
+    af_error err;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_argcheck(L, conc >= 1 && conc <= 1024, 3, "concurrency must be 1..1024");
+    n = lua_rawlen(L, 2);
+    lua_newtable(L);
+    anchor = lua_gettop(L);
+    b = new_batch(L, n);
+    for (i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (int)i + 1);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "airflow.core: request_many: request %d is not a table", (int)i + 1);
+        parse_request(L, -1, anchor, &b->reqs[i]);
+        lua_pop(L, 1);
+    }
+    af_error_clear(&err);
+    if (af_session_perform_many(ls->s, b->reqs, b->resps, b->errs, n, (int)conc, &err) != 0)
+        return return_error(L, &err);
+    lua_createtable(L, (int)n, 0);
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        if (b->errs[i].code == AF_OK) {
+            push_response(L, &b->resps[i], 1);
+            lua_rawseti(L, -3, (int)i + 1);
+        } else {
+            lua_pushboolean(L, 0);
+            lua_rawseti(L, -3, (int)i + 1);
+            push_error(L, &b->errs[i]);
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+        /* free as we go: a big batch is not held twice */
+        af_response_free(&b->resps[i]);
+    }
+    return 2;
+}
+
+/* ---------------------------------------------------------------- streams */
+
+typedef struct lstream {
+    af_stream *st;
+    int anchor_ref; /* keeps the request's strings alive while libcurl uses them */
+    int done;
+} lstream;
+
+/* session:stream(req) -> stream | nil, err */
+static int l_session_stream(lua_State *L)
+{
+    lsession *ls = check_session(L, 1);
+    int anchor;
+    af_request req;
+    af_error err;
+    lstream *lst;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lst = lua_newuserdatauv(L, sizeof *lst, 0);
+    lst->st = NULL;
+    lst->anchor_ref = LUA_NOREF;
+    lst->done = 0;
+    luaL_setmetatable(L, STREAM_MT);
+    lua_newtable(L);
+    anchor = lua_gettop(L);
+    parse_request(L, 2, anchor, &req);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, anchor, 0); /* the request table: its body and url strings */
+    lua_pushvalue(L, anchor);
+    lst->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lst->st = af_stream_open(ls->s, &req, &err);
+    if (!lst->st)
+        return return_error(L, &err);
+    lua_pop(L, 1); /* anchor; the stream userdata is on top */
+    return 1;
+}
+
+static void stream_release(lua_State *L, lstream *lst)
+{
+    af_stream *st = lst->st;
+    int ref = lst->anchor_ref;
+    lst->st = NULL;
+    lst->anchor_ref = LUA_NOREF;
+    af_stream_close(st);
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+}
+
+/* stream:next() -> chunk | false (complete) | nil, err */
+static int l_stream_next(lua_State *L)
+{
+    lstream *lst = luaL_checkudata(L, 1, STREAM_MT);
+    const char *data;
+    size_t len;
+    af_error err;
+    int rc;
+
+    if (!lst->st || lst->done) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    rc = af_stream_next(lst->st, &data, &len, &err);
+    if (rc < 0) {
+        lst->done = 1;
+        return return_error(L, &err);
+    }
+    if (rc == 0) {
+        lst->done = 1;
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    lua_pushlstring(L, data, len);
+    return 1;
+}
+
+/* stream:response() -> {status=, headers=} (the head, once it arrived) */
+static int l_stream_response(lua_State *L)
+{
+    lstream *lst = luaL_checkudata(L, 1, STREAM_MT);
+    if (!lst->st)
+        return luaL_error(L, "airflow.core: stream is closed");
+    push_response(L, af_stream_response(lst->st), 0);
+    return 1;
+}
+
+static int l_stream_close(lua_State *L)
+{
+    stream_release(L, luaL_checkudata(L, 1, STREAM_MT));
+    return 0;
+}
+
+/* ---------------------------------------------------------------- registry */
+
+static const af_registry *check_registry(lua_State *L, int idx)
+{
+    const char *api = luaL_checkstring(L, idx);
+    const af_registry *reg = af_registry_find(api);
+    if (!reg)
+        luaL_error(L, "airflow.core: unknown API version '%s' (expected \"v1\" or \"v2\")", api);
+    return reg;
+}
+
+static const char *const type_names[] = {"string", "integer", "number", "boolean",
+                                         "date-time", "any"};
+static const char *const in_names[] = {"path", "query", "header"};
+static const char *const body_names[] = {"none", "optional", "required"};
+
+static void set_string(lua_State *L, const char *key, const char *value)
+{
+    if (value) {
+        lua_pushstring(L, value);
+        lua_setfield(L, -2, key);
+    }
+}
+
+static void set_bool(lua_State *L, const char *key, int value)
+{
+    lua_pushboolean(L, value);
+    lua_setfield(L, -2, key);
+}
+
+static void push_param(lua_State *L, const af_param *p)
+{
+    lua_createtable(L, 0, 8);
+    set_string(L, "name", p->name);
+    set_string(L, "in", in_names[p->in]);
+    set_string(L, "type", type_names[p->type]);
+    set_bool(L, "required", (p->flags & AF_PARAM_REQUIRED) != 0);
+    set_bool(L, "array", (p->flags & AF_PARAM_ARRAY) != 0);
+    set_bool(L, "csv", (p->flags & AF_PARAM_CSV) != 0);
+    set_bool(L, "nullable", (p->flags & AF_PARAM_NULLABLE) != 0);
+    if (p->enum_values) {
+        const char *const *e;
+        int i = 0;
+        lua_newtable(L);
+        for (e = p->enum_values; *e; e++) {
+            lua_pushstring(L, *e);
+            lua_rawseti(L, -2, ++i);
+        }
+        lua_setfield(L, -2, "enum");
+    }
+}
+
+/* core.operations(api) -> array of operation descriptions; op.index is for build() */
+static int l_operations(lua_State *L)
+{
+    const af_registry *reg = check_registry(L, 1);
+    size_t i;
+    unsigned k;
+
+    lua_createtable(L, (int)reg->nops, 0);
+    for (i = 0; i < reg->nops; i++) {
+        const af_operation *op = &reg->ops[i];
+        lua_createtable(L, 0, 14);
+        lua_pushinteger(L, (lua_Integer)i + 1);
+        lua_setfield(L, -2, "index");
+        set_string(L, "resource", op->resource);
+        set_string(L, "name", op->name);
+        set_string(L, "method", op->method);
+        set_string(L, "path", op->path);
+        set_string(L, "body", body_names[op->body]);
+        set_string(L, "body_media", op->body_media);
+        set_string(L, "body_schema", op->body_schema);
+        lua_pushinteger(L, op->success);
+        lua_setfield(L, -2, "success");
+        set_string(L, "response_media", op->response_media);
+        set_string(L, "list_field", op->list_field);
+        set_bool(L, "total_entries", op->total_entries);
+        lua_createtable(L, op->nparams, 0);
+        for (k = 0; k < op->nparams; k++) {
+            push_param(L, &op->params[k]);
+            lua_rawseti(L, -2, (int)k + 1);
+        }
+        lua_setfield(L, -2, "params");
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
+}
+
+/* core.schemas(api) -> compact JSON of the API's component schemas */
+static int l_schemas(lua_State *L)
+{
+    const af_registry *reg = check_registry(L, 1);
+    lua_pushstring(L, reg->schemas ? reg->schemas : "{}");
+    return 1;
+}
+
+static int l_built_gc(lua_State *L)
+{
+    af_built_free(luaL_checkudata(L, 1, BUILT_MT));
+    return 0;
+}
+
+/* Reads one scalar argument value at stack top into v; returns 0, or -1 if not a scalar. */
+static int read_scalar(lua_State *L, int idx, af_value *v)
+{
+    memset(v, 0, sizeof *v);
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING:
+        v->kind = AF_V_STRING;
+        v->str = lua_tolstring(L, idx, &v->len);
+        return 0;
+    case LUA_TNUMBER:
+        v->kind = AF_V_NUMBER;
+        v->num = af_tonumber(L, idx);
+        return 0;
+    case LUA_TBOOLEAN:
+        v->kind = AF_V_BOOLEAN;
+        v->boolean = lua_toboolean(L, idx);
+        return 0;
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) == NULL) { /* cjson.null / airflow.null */
+            v->kind = AF_V_NULL;
+            return 0;
+        }
+        return -1;
+    default:
+        return -1;
+    }
+}
+
+/* core.build(api, index, base_url, args [, has_body]) -> method, url, headers
+ * or nil, message for a bad argument (the caller raises at the user's level). */
+static int l_build(lua_State *L)
+{
+    const af_registry *reg = check_registry(L, 1);
+    lua_Integer index = luaL_checkinteger(L, 2);
+    const char *base = luaL_checkstring(L, 3);
+    int has_body = lua_toboolean(L, 5);
+    const af_operation *op;
+    size_t nargs = 0, nitems = 0, ai = 0, ii = 0, i;
+    af_arg *args;
+    af_value *items;
+    af_built *out;
+    af_error err;
+    const char *h;
+
+    luaL_argcheck(L, index >= 1 && (size_t)index <= reg->nops, 2, "no such operation");
+    luaL_checktype(L, 4, LUA_TTABLE);
+    op = &reg->ops[index - 1];
+
+    /* pass 1: count arguments and array items */
+    lua_pushnil(L);
+    while (lua_next(L, 4)) {
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            const char *kt = luaL_typename(L, -2);
+            lua_pushnil(L);
+            lua_pushfstring(L, "%s.%s: argument names must be strings (got a %s key)",
+                            op->resource, op->name, kt);
+            return 2;
+        }
+        nargs++;
+        if (lua_istable(L, -1))
+            nitems += lua_rawlen(L, -1);
+        lua_pop(L, 1);
+    }
+    args = lua_newuserdatauv(L, (nargs ? nargs : 1) * sizeof *args, 0);
+    items = lua_newuserdatauv(L, (nitems ? nitems : 1) * sizeof *items, 0);
+
+    /* pass 2: convert (strings stay owned by the args table) */
+    lua_pushnil(L);
+    while (lua_next(L, 4)) {
+        af_arg *a = &args[ai++];
+        int vi = lua_gettop(L);
+        a->name = lua_tolstring(L, -2, &a->name_len);
+        if (lua_istable(L, vi)) {
+            size_t n = lua_rawlen(L, vi), count = 0;
+            lua_pushnil(L);
+            while (lua_next(L, vi)) {
+                count++;
+                lua_pop(L, 1);
+            }
+            if (count != n) {
+                lua_pushnil(L);
+                lua_pushfstring(L, "%s.%s: parameter '%s' expects a list (array table), got a table with other keys",
+                                op->resource, op->name, a->name);
+                return 2;
+            }
+            a->value.kind = AF_V_ARRAY;
+            a->value.items = &items[ii];
+            a->value.nitems = n;
+            for (i = 1; i <= n; i++) {
+                lua_rawgeti(L, vi, (int)i);
+                if (read_scalar(L, -1, &items[ii]) != 0 || items[ii].kind == AF_V_NULL) {
+                    lua_pushnil(L);
+                    lua_pushfstring(L, "%s.%s: parameter '%s' item %d must be a string, number or boolean, got %s",
+                                    op->resource, op->name, a->name, (int)i, luaL_typename(L, -2));
+                    return 2;
+                }
+                ii++;
+                lua_pop(L, 1);
+            }
+        } else if (read_scalar(L, vi, &a->value) != 0) {
+            lua_pushnil(L);
+            lua_pushfstring(L, "%s.%s: parameter '%s' must be a string, number, boolean or list, got %s",
+                            op->resource, op->name, a->name, luaL_typename(L, vi));
+            return 2;
+        }
+        lua_pop(L, 1);
+    }
+
+    out = lua_newuserdatauv(L, sizeof *out, 0);
+    af_built_init(out);
+    luaL_setmetatable(L, BUILT_MT);
+    if (af_build(op, base, args, nargs, has_body, out, &err) != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.message);
+        return 2;
+    }
+    lua_pushstring(L, out->method);
+    lua_pushlstring(L, out->url.data, out->url.len);
+    lua_createtable(L, (int)out->nheaders, 0);
+    h = out->headers.data;
+    for (i = 0; i < out->nheaders; i++) {
+        size_t len = strlen(h);
+        lua_pushlstring(L, h, len);
+        lua_rawseti(L, -2, (int)i + 1);
+        h += len + 1;
+    }
+    return 3;
+}
+
+/* core.format_datetime(seconds) -> "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" */
+static int l_format_datetime(lua_State *L)
+{
+    double t = (double)luaL_checknumber(L, 1);
+    af_buf b;
+    af_buf_init(&b, 0);
+    if (af_format_datetime(&b, t) != 0) {
+        af_buf_free(&b);
+        return luaL_argerror(L, 1, "time out of range (years 1..9999)");
+    }
+    lua_pushlstring(L, b.data, b.len);
+    af_buf_free(&b);
+    return 1;
+}
+
+static int l_curl_version(lua_State *L)
+{
+    lua_pushstring(L, curl_version());
+    return 1;
+}
+
+/* ---------------------------------------------------------------- module */
+
+static void new_class(lua_State *L, const char *name, const luaL_Reg *methods,
+                      lua_CFunction gc)
+{
+    luaL_newmetatable(L, name);
+    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    if (gc) {
+        lua_pushcfunction(L, gc);
+        lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+        lua_pushcfunction(L, gc);
+        lua_setfield(L, -2, "__close");
+#endif
+    }
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+}
+
+static int l_stream_tostring(lua_State *L)
+{
+    lua_pushfstring(L, "airflow.core.stream: %p", lua_touserdata(L, 1));
+    return 1;
+}
+
+int luaopen_airflow_core(lua_State *L)
+{
+    static const luaL_Reg session_methods[] = {
+        {"request", l_session_request},
+        {"request_many", l_session_request_many},
+        {"stream", l_session_stream},
+        {"set_auth", l_session_set_auth},
+        {"close", l_session_close},
+        {"__tostring", l_session_tostring},
+        {NULL, NULL}};
+    static const luaL_Reg stream_methods[] = {
+        {"next", l_stream_next},
+        {"response", l_stream_response},
+        {"close", l_stream_close},
+        {"__tostring", l_stream_tostring},
+        {NULL, NULL}};
+    static const luaL_Reg no_methods[] = {{NULL, NULL}};
+    static const luaL_Reg functions[] = {
+        {"session", l_session},
+        {"operations", l_operations},
+        {"schemas", l_schemas},
+        {"build", l_build},
+        {"format_datetime", l_format_datetime},
+        {"curl_version", l_curl_version},
+        {NULL, NULL}};
+    af_error err;
+
+    af_error_clear(&err);
+    if (af_global_init(&err) != 0)
+        return luaL_error(L, "airflow.core: %s", err.message);
+    new_class(L, SESSION_MT, session_methods, l_session_close);
+    new_class(L, STREAM_MT, stream_methods, l_stream_close);
+    new_class(L, BATCH_MT, no_methods, l_batch_gc);
+    new_class(L, BUILT_MT, no_methods, l_built_gc);
+    luaL_newlib(L, functions);
+    return 1;
+}

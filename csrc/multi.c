@@ -1,0 +1,251 @@
+/* multi.c - many requests at once, and streamed responses, over curl multi. */
+#include "transfer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Grows the session's pool of easy handles to at least n. */
+static int ensure_pool(af_session *s, size_t n, af_error *err)
+{
+    CURL **pool;
+    if (s->npool >= n)
+        return 0;
+    pool = realloc(s->pool, n * sizeof *pool);
+    if (!pool)
+        return af_error_set(err, AF_ERR_NOMEM, "out of memory growing the handle pool");
+    s->pool = pool;
+    while (s->npool < n) {
+        CURL *easy = af_session_new_easy(s);
+        if (!easy)
+            return af_error_set(err, AF_ERR_NOMEM, "cannot create a libcurl easy handle");
+        s->pool[s->npool++] = easy;
+    }
+    return 0;
+}
+
+static int ensure_multi(af_session *s, af_error *err)
+{
+    if (!s->multi) {
+        s->multi = curl_multi_init();
+        if (!s->multi)
+            return af_error_set(err, AF_ERR_NOMEM, "cannot create a libcurl multi handle");
+    }
+    return 0;
+}
+
+/* One in-flight slot of a batch. */
+typedef struct slot {
+    af_transfer t;
+    size_t index;  /* which request it carries */
+    int busy;
+} slot;
+
+int af_session_perform_many(af_session *s, const af_request *reqs, af_response *resps,
+                            af_error *errs, size_t n, int concurrency, af_error *err)
+{
+    size_t width, next = 0, done = 0, i;
+    int running = 0;
+    slot *slots;
+
+    af_error_clear(err);
+    for (i = 0; i < n; i++)
+        af_error_clear(&errs[i]);
+    if (n == 0)
+        return 0;
+    if (concurrency < 1)
+        concurrency = 1;
+    width = (size_t)concurrency < n ? (size_t)concurrency : n;
+    if (ensure_multi(s, err) != 0 || ensure_pool(s, width, err) != 0)
+        return -1;
+    slots = calloc(width, sizeof *slots);
+    if (!slots)
+        return af_error_set(err, AF_ERR_NOMEM, "out of memory for %zu transfers", width);
+
+    while (done < n) {
+        CURLMsg *msg;
+        int left, still, finished;
+        CURLMcode mc;
+
+        /* Fill free slots with the next requests, in input order. */
+        for (i = 0; i < width && next < n; i++) {
+            slot *sl = &slots[i];
+            if (sl->busy)
+                continue;
+            sl->index = next++;
+            if (af_transfer_setup(&sl->t, s, s->pool[i], &reqs[sl->index],
+                                  &resps[sl->index], &errs[sl->index]) != 0) {
+                done++;
+                continue;
+            }
+            mc = curl_multi_add_handle(s->multi, s->pool[i]);
+            if (mc != CURLM_OK) {
+                af_transfer_cleanup(&sl->t);
+                errs[sl->index].curl_code = (int)mc;
+                af_error_set(&errs[sl->index], AF_ERR_OTHER, "%s", curl_multi_strerror(mc));
+                done++;
+                continue;
+            }
+            sl->busy = 1;
+            running++;
+        }
+        if (running == 0)
+            continue; /* every remaining request failed to start; loop refills or ends */
+
+        mc = curl_multi_perform(s->multi, &still);
+        finished = 0;
+        while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
+            af_transfer *t = NULL;
+            slot *sl;
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+            sl = (slot *)t; /* af_transfer is the first member of slot */
+            curl_multi_remove_handle(s->multi, msg->easy_handle);
+            af_transfer_finish(&sl->t, msg->data.result, &errs[sl->index]);
+            sl->busy = 0;
+            running--;
+            done++;
+            finished++;
+        }
+        /* Wait for sockets only when nothing finished: a finished transfer frees a
+         * slot to refill at once, and polling with nothing in flight would sleep
+         * the whole timeout. */
+        if (mc == CURLM_OK && finished == 0 && still > 0)
+            mc = curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK) {
+            /* The multi handle itself failed: fail what is in flight and what is left. */
+            for (i = 0; i < width; i++) {
+                if (!slots[i].busy)
+                    continue;
+                curl_multi_remove_handle(s->multi, s->pool[i]);
+                af_transfer_cleanup(&slots[i].t);
+                af_error_set(&errs[slots[i].index], AF_ERR_OTHER, "%s", curl_multi_strerror(mc));
+                slots[i].busy = 0;
+                done++;
+            }
+            for (; next < n; next++, done++)
+                af_error_set(&errs[next], AF_ERR_OTHER, "%s", curl_multi_strerror(mc));
+            running = 0;
+        }
+    }
+    free(slots);
+    return 0;
+}
+
+struct af_stream {
+    af_session *session;
+    CURLM *multi;
+    CURL *easy;
+    af_transfer t;
+    af_response resp;
+    af_buf chunk;     /* bytes received since the last af_stream_next */
+    int attached;
+    int finished;
+    CURLcode result;
+};
+
+af_stream *af_stream_open(af_session *s, const af_request *req, af_error *err)
+{
+    af_stream *st;
+
+    af_error_clear(err);
+    st = calloc(1, sizeof *st);
+    if (!st) {
+        af_error_set(err, AF_ERR_NOMEM, "out of memory opening a stream");
+        return NULL;
+    }
+    st->session = s;
+    af_response_init(&st->resp);
+    af_buf_init(&st->chunk, 0);
+    st->multi = curl_multi_init();
+    st->easy = af_session_new_easy(s);
+    if (!st->multi || !st->easy) {
+        af_error_set(err, AF_ERR_NOMEM, "cannot create libcurl handles for a stream");
+        goto fail;
+    }
+    if (af_transfer_setup(&st->t, s, st->easy, req, &st->resp, err) != 0)
+        goto fail;
+    st->t.sink = &st->chunk;
+    st->t.max_body = 0; /* chunks are consumed as they come */
+    if (curl_multi_add_handle(st->multi, st->easy) != CURLM_OK) {
+        af_transfer_cleanup(&st->t);
+        af_error_set(err, AF_ERR_OTHER, "cannot start the stream");
+        goto fail;
+    }
+    st->attached = 1;
+    return st;
+fail:
+    af_stream_close(st);
+    return NULL;
+}
+
+int af_stream_next(af_stream *st, const char **data, size_t *len, af_error *err)
+{
+    af_error_clear(err);
+    af_buf_reset(&st->chunk);
+    while (!st->finished) {
+        int still = 0, left;
+        CURLMsg *msg;
+        CURLMcode mc = curl_multi_perform(st->multi, &still);
+        if (mc != CURLM_OK) {
+            err->curl_code = (int)mc;
+            return af_error_set(err, AF_ERR_OTHER, "%s", curl_multi_strerror(mc));
+        }
+        while ((msg = curl_multi_info_read(st->multi, &left)) != NULL) {
+            if (msg->msg == CURLMSG_DONE) {
+                st->finished = 1;
+                st->result = msg->data.result;
+            }
+        }
+        if (!af_buf_ok(&st->chunk))
+            return af_error_set(err, AF_ERR_NOMEM, "out of memory reading the stream");
+        if (st->chunk.len > 0) {
+            *data = st->chunk.data;
+            *len = st->chunk.len;
+            return 1;
+        }
+        if (!st->finished) {
+            mc = curl_multi_poll(st->multi, NULL, 0, 1000, NULL);
+            if (mc != CURLM_OK) {
+                err->curl_code = (int)mc;
+                return af_error_set(err, AF_ERR_OTHER, "%s", curl_multi_strerror(mc));
+            }
+        }
+    }
+    if (st->attached) {
+        curl_multi_remove_handle(st->multi, st->easy);
+        st->attached = 0;
+        if (af_transfer_finish(&st->t, st->result, err) != 0)
+            return -1;
+    }
+    *data = NULL;
+    *len = 0;
+    return 0;
+}
+
+const af_response *af_stream_response(const af_stream *st)
+{
+    af_response *r = (af_response *)&st->resp;
+    if (!st->finished && st->easy) {
+        /* The status is known once headers arrived, before the body ends. */
+        curl_easy_getinfo(st->easy, CURLINFO_RESPONSE_CODE, &r->status);
+    }
+    return r;
+}
+
+void af_stream_close(af_stream *st)
+{
+    if (!st)
+        return;
+    if (st->attached) {
+        curl_multi_remove_handle(st->multi, st->easy);
+        af_transfer_cleanup(&st->t);
+    }
+    if (st->easy)
+        curl_easy_cleanup(st->easy);
+    if (st->multi)
+        curl_multi_cleanup(st->multi);
+    af_response_free(&st->resp);
+    af_buf_free(&st->chunk);
+    free(st);
+}

@@ -1,0 +1,252 @@
+/* transfer.c - configure an easy handle for one request and read its outcome. */
+#include "transfer.h"
+
+#include <string.h>
+
+#define SETOPT(opt, val)                                                     \
+    do {                                                                     \
+        CURLcode rc_ = curl_easy_setopt(easy, opt, val);                     \
+        if (rc_ != CURLE_OK)                                                 \
+            return setopt_failed(t, err, #opt, rc_);                         \
+    } while (0)
+
+static int setopt_failed(af_transfer *t, af_error *err, const char *opt, CURLcode rc)
+{
+    af_transfer_cleanup(t);
+    err->curl_code = (int)rc;
+    return af_error_set(err, rc == CURLE_OUT_OF_MEMORY ? AF_ERR_NOMEM : AF_ERR_INVALID,
+                        "cannot set %s: %s", opt, curl_easy_strerror(rc));
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    af_transfer *t = userdata;
+    size_t n = size * nmemb;
+
+    if (t->max_body && t->sink->len + n > t->max_body) {
+        t->too_large = 1;
+        return 0; /* libcurl stops with CURLE_WRITE_ERROR */
+    }
+    if (af_buf_add(t->sink, ptr, n) != 0)
+        return 0;
+    return n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    af_transfer *t = userdata;
+    size_t n = size * nmemb;
+    af_buf *h = &t->resp->headers;
+
+    /* A status line starts a new header block (after 100 Continue, or a redirect):
+     * keep only the final response's headers. */
+    if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+        af_buf_reset(h);
+        return n;
+    }
+    if (n <= 2 && (ptr[0] == '\r' || ptr[0] == '\n'))
+        return n;
+    if (af_buf_add(h, ptr, n) != 0) {
+        t->headers_too_large = h->overflow;
+        return 0;
+    }
+    return n;
+}
+
+static int is_method(const char *m, const char *want)
+{
+    return strcmp(m, want) == 0;
+}
+
+static int apply_session_options(af_transfer *t, af_session *s, CURL *easy, af_error *err)
+{
+    const af_session_opts *o = &s->opts;
+
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    SETOPT(CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
+    if (o->ca_file)
+        SETOPT(CURLOPT_CAINFO, o->ca_file);
+    if (o->ca_path)
+        SETOPT(CURLOPT_CAPATH, o->ca_path);
+    if (o->cert_file)
+        SETOPT(CURLOPT_SSLCERT, o->cert_file);
+    if (o->key_file)
+        SETOPT(CURLOPT_SSLKEY, o->key_file);
+    if (o->key_password)
+        SETOPT(CURLOPT_KEYPASSWD, o->key_password);
+    if (o->proxy)
+        SETOPT(CURLOPT_PROXY, o->proxy);
+    SETOPT(CURLOPT_USERAGENT, o->user_agent);
+    if (o->http_version == 11)
+        SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    else if (o->http_version == 2)
+        SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    if (o->max_redirects > 0) {
+        SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
+        SETOPT(CURLOPT_MAXREDIRS, o->max_redirects);
+    }
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    SETOPT(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    if (o->compressed)
+        SETOPT(CURLOPT_ACCEPT_ENCODING, "");
+    if (o->max_body_bytes)
+        SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body_bytes);
+    return 0;
+}
+
+static int apply_auth(af_transfer *t, af_session *s, CURL *easy, af_error *err)
+{
+    switch (s->auth) {
+    case AF_AUTH_BASIC:
+        SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        SETOPT(CURLOPT_USERNAME, s->auth_user);
+        SETOPT(CURLOPT_PASSWORD, s->auth_secret);
+        break;
+    case AF_AUTH_BEARER:
+        SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+        SETOPT(CURLOPT_XOAUTH2_BEARER, s->auth_secret);
+        break;
+    case AF_AUTH_NEGOTIATE:
+        SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_NEGOTIATE);
+        SETOPT(CURLOPT_USERPWD, ":");
+        break;
+    case AF_AUTH_NONE:
+        break;
+    }
+    return 0;
+}
+
+static int apply_method_and_body(af_transfer *t, const af_request *req, CURL *easy,
+                                 af_error *err)
+{
+    const char *m = req->method ? req->method : "GET";
+
+    if (is_method(m, "GET") && !req->body)
+        return 0; /* the default after curl_easy_reset */
+    if (is_method(m, "HEAD")) {
+        SETOPT(CURLOPT_NOBODY, 1L);
+        return 0;
+    }
+    SETOPT(CURLOPT_CUSTOMREQUEST, m);
+    if (req->body || is_method(m, "POST") || is_method(m, "PUT") || is_method(m, "PATCH")) {
+        /* POSTFIELDS with an explicit size: binary-safe, and Content-Length is sent
+         * even for an empty body. libcurl does not copy the data: the request outlives
+         * the transfer. */
+        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        SETOPT(CURLOPT_POSTFIELDS, req->body ? req->body : "");
+    }
+    return 0;
+}
+
+static int build_header_list(af_transfer *t, const af_request *req, af_error *err)
+{
+    size_t i;
+    struct curl_slist *l;
+
+    for (i = 0; i < req->nheaders; i++) {
+        l = curl_slist_append(t->headers, req->headers[i]);
+        if (!l)
+            goto nomem;
+        t->headers = l;
+    }
+    /* An empty Expect disables 100-continue, which stalls bodies on servers that
+     * never answer it. */
+    l = curl_slist_append(t->headers, "Expect:");
+    if (!l)
+        goto nomem;
+    t->headers = l;
+    return 0;
+nomem:
+    af_transfer_cleanup(t);
+    return af_error_set(err, AF_ERR_NOMEM, "out of memory building request headers");
+}
+
+int af_transfer_setup(af_transfer *t, af_session *s, CURL *easy, const af_request *req,
+                      af_response *resp, af_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->easy = easy;
+    t->resp = resp;
+    t->sink = &resp->body;
+    t->max_body = s->opts.max_body_bytes;
+    if (!req->url || !*req->url)
+        return af_error_set(err, AF_ERR_INVALID, "request has no URL");
+
+    curl_easy_reset(easy); /* keeps connections, DNS and TLS caches, and the share */
+    if (build_header_list(t, req, err) != 0)
+        return -1;
+    if (apply_session_options(t, s, easy, err) != 0 ||
+        (!req->no_auth && apply_auth(t, s, easy, err) != 0) ||
+        apply_method_and_body(t, req, easy, err) != 0)
+        return -1;
+    SETOPT(CURLOPT_URL, req->url);
+    SETOPT(CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : s->opts.timeout_ms);
+    SETOPT(CURLOPT_HTTPHEADER, t->headers);
+    SETOPT(CURLOPT_ERRORBUFFER, t->errbuf);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(CURLOPT_WRITEDATA, t);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(CURLOPT_HEADERDATA, t);
+    SETOPT(CURLOPT_PRIVATE, t);
+    return 0;
+}
+
+int af_transfer_finish(af_transfer *t, CURLcode rc, af_error *err)
+{
+    CURL *easy = t->easy;
+    af_response *r = t->resp;
+    long connects = 0;
+
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &r->http_version);
+    curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &r->total_seconds);
+    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+    r->new_connections = connects;
+    switch (r->http_version) {
+    case CURL_HTTP_VERSION_1_0: r->http_version = 10; break;
+    case CURL_HTTP_VERSION_1_1: r->http_version = 11; break;
+    case CURL_HTTP_VERSION_2_0: r->http_version = 20; break;
+    case CURL_HTTP_VERSION_3: r->http_version = 30; break;
+    default: r->http_version = 0; break;
+    }
+    af_transfer_cleanup(t);
+    if (rc == CURLE_OK)
+        return 0;
+
+    err->curl_code = (int)rc;
+    if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+        af_error_set(err, AF_ERR_TOO_LARGE, "response body exceeds the limit of %zu bytes",
+                     t->max_body);
+    else if (t->headers_too_large)
+        af_error_set(err, AF_ERR_TOO_LARGE, "response headers exceed %zu bytes",
+                     r->headers.limit);
+    else if (rc == CURLE_WRITE_ERROR)
+        af_error_set(err, AF_ERR_NOMEM, "out of memory storing the response");
+    else
+        af_error_set(err, af_error_from_curl(rc), "%s",
+                     t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+    af_buf_reset(&r->body);
+    return -1;
+}
+
+void af_transfer_cleanup(af_transfer *t)
+{
+    /* The easy handle outlives the transfer: leave it no pointer into freed memory
+     * or into the caller's stack. */
+    if (t->easy) {
+        curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, NULL);
+        curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+    }
+    if (t->headers) {
+        curl_slist_free_all(t->headers);
+        t->headers = NULL;
+    }
+}

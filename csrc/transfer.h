@@ -1,0 +1,52 @@
+/*
+ * transfer.h - internal: one request on one libcurl easy handle.
+ *
+ * Shared by session.c (sequential), multi.c (concurrent, streaming). A transfer
+ * borrows its easy handle and response; it owns only its header list, freed by
+ * af_transfer_cleanup(). Callbacks only copy bytes into C buffers: no Lua, no
+ * longjmp, ever crosses libcurl.
+ */
+#ifndef AIRFLOW_TRANSFER_H
+#define AIRFLOW_TRANSFER_H
+
+#include <curl/curl.h>
+
+#include "session.h"
+
+struct af_session {
+    af_session_opts opts;     /* strings are owned copies */
+    af_auth_kind auth;
+    char *auth_user;
+    char *auth_secret;        /* wiped before free */
+    CURLSH *share;            /* connection pool, DNS cache, TLS sessions */
+    CURL *easy;               /* used by af_session_perform */
+    CURL **pool;              /* used by af_session_perform_many */
+    size_t npool;
+    CURLM *multi;
+};
+
+typedef struct af_transfer {
+    CURL *easy;
+    struct curl_slist *headers;
+    af_response *resp;
+    af_buf *sink;            /* where body bytes go: &resp->body, or a stream buffer */
+    size_t max_body;
+    int too_large;
+    int headers_too_large;
+    char errbuf[CURL_ERROR_SIZE];
+} af_transfer;
+
+/* Creates an easy handle attached to the session's share. NULL on failure. */
+CURL *af_session_new_easy(af_session *s);
+
+/* Configures `easy` for `req`, writing into `resp` (which must be initialised).
+ * Returns 0, or -1 with err set (the transfer is then cleaned up). */
+int af_transfer_setup(af_transfer *t, af_session *s, CURL *easy, const af_request *req,
+                      af_response *resp, af_error *err);
+/* Reads status and timings after libcurl finished with result `rc`; cleans up.
+ * Returns 0 on an HTTP response, -1 with err set on a transport failure. */
+int af_transfer_finish(af_transfer *t, CURLcode rc, af_error *err);
+/* Frees what the transfer owns. Idempotent. */
+void af_transfer_cleanup(af_transfer *t);
+
+#endif

@@ -1,0 +1,590 @@
+#!/usr/bin/env lua5.4
+--- Generates csrc/registry_v1.c and csrc/registry_v2.c from the Airflow OpenAPI
+-- documents and the operations-v*.tsv tables (see csrc/registry.h for the C types).
+--
+-- Usage: lua5.4 tools/gen_registry.lua [SPEC_DIR]
+-- SPEC_DIR defaults to $AIRFLOW_OPENAPI_DIR, then to ../shared/openapi next to the
+-- repository root. Output is deterministic: every table is iterated in sorted order.
+-- Only structural facts are taken from the specs (names, types, enums), never prose.
+-- @script gen_registry
+
+local lyaml = require "lyaml"
+local cjson = require "cjson"
+
+local VERBS = { get = "GET", put = "PUT", post = "POST", delete = "DELETE",
+                patch = "PATCH", head = "HEAD", options = "OPTIONS" }
+local TYPE_C = { string = "AF_TYPE_STRING", integer = "AF_TYPE_INTEGER",
+                 number = "AF_TYPE_NUMBER", boolean = "AF_TYPE_BOOLEAN" }
+local IN_C = { path = "AF_IN_PATH", query = "AF_IN_QUERY", header = "AF_IN_HEADER" }
+local IN_ORDER = { path = 1, query = 2, header = 3 }
+
+local notes = {} -- things worth reporting, printed at the end
+
+local function fail(fmt, ...) error("gen_registry: " .. string.format(fmt, ...), 0) end
+local function note(fmt, ...) notes[#notes + 1] = string.format(fmt, ...) end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+local function read_all(path)
+  local fh = io.open(path, "rb") or fail("cannot open %s", path)
+  local data = fh:read("a")
+  fh:close()
+  return data
+end
+
+--- Reads an operations TSV: one table per data row, fields named after the header.
+-- @param path file name
+-- @return array of rows {resource, method, http, path, path_params, query_params, body, success}
+local function read_tsv(path)
+  local rows, header = {}, nil
+  for line in read_all(path):gmatch("[^\r\n]+") do
+    local f = {}
+    for cell in (line .. "\t"):gmatch("([^\t]*)\t") do f[#f + 1] = cell end
+    if not header then
+      header = f
+    else
+      if #f ~= #header then fail("%s: bad row %q", path, line) end
+      local row = {}
+      for i, name in ipairs(header) do row[name] = f[i] end
+      rows[#rows + 1] = row
+    end
+  end
+  return rows
+end
+
+local function split_list(s)
+  local out = {}
+  if s == "-" or s == "" then return out end
+  for item in s:gmatch("[^,]+") do out[#out + 1] = item end
+  return out
+end
+
+-- JSON pointer resolution of "#/a/b/c" within doc, following chained refs.
+local function deref(doc, node)
+  local seen = 0
+  while type(node) == "table" and node["$ref"] do
+    local target = doc
+    for seg in node["$ref"]:gsub("^#/", ""):gmatch("[^/]+") do
+      seg = seg:gsub("~1", "/"):gsub("~0", "~")
+      target = type(target) == "table" and target[seg] or nil
+    end
+    if target == nil then fail("dangling $ref %s", node["$ref"]) end
+    node, seen = target, seen + 1
+    if seen > 20 then fail("$ref loop at %s", node["$ref"]) end
+  end
+  return node
+end
+
+local function schema_ref_name(ref)
+  return ref:match("^#/components/schemas/([^/]+)$") or fail("unsupported schema $ref %s", ref)
+end
+
+-- Compact schema nodes ---------------------------------------------------------
+
+local compact -- forward declaration
+
+-- Collects the properties/required of an allOf tree (refs resolved) into one object.
+local function collect_allof(ctx, s, props, req, node)
+  s = deref(ctx.doc, s)
+  for _, part in ipairs(s.allOf or {}) do collect_allof(ctx, part, props, req, node) end
+  for _, k in ipairs(sorted_keys(s.properties or {})) do props[k] = s.properties[k] end
+  for _, r in ipairs(s.required or {}) do
+    if not req[r] then req[r] = true; req[#req + 1] = r end
+  end
+  if s.additionalProperties then node.x = true end
+end
+
+local function object_node(ctx, props, required, addl)
+  local node = { t = "object" }
+  if next(props) then
+    node.p = {}
+    for _, k in ipairs(sorted_keys(props)) do node.p[k] = compact(ctx, props[k]) end
+  end
+  if required and #required > 0 then node.r = required end
+  if addl then node.x = true end
+  return node
+end
+
+-- The "t" of a compact node, looking through refs.
+local function node_type(ctx, node, depth)
+  if node["$"] then
+    if (depth or 0) > 20 then return nil end
+    return node_type(ctx, compact(ctx, ctx.doc.components.schemas[node["$"]]), (depth or 0) + 1)
+  end
+  return node.t
+end
+
+local encode_node -- forward declaration
+
+-- anyOf/oneOf/prefixItems: one node for a list of alternatives.
+local function combine(ctx, alts)
+  local nodes, nullable = {}, false
+  for _, alt in ipairs(alts) do
+    if alt.type == "null" then nullable = true else nodes[#nodes + 1] = compact(ctx, alt) end
+  end
+  local node
+  if #nodes == 0 then
+    node = { t = "any" }
+  elseif #nodes == 1 then
+    node = nodes[1]
+  else
+    local t, same = node_type(ctx, nodes[1]), true
+    for i = 2, #nodes do
+      if node_type(ctx, nodes[i]) ~= t then t = nil end
+      if encode_node(nodes[i]) ~= encode_node(nodes[1]) then same = false end
+    end
+    if same then node = nodes[1]
+    elseif t == "array" then node = { t = "array", i = { t = "any" } }
+    elseif t == "object" then node = { t = "object", x = true }
+    else node = { t = t or "any" } end
+  end
+  if nullable then node.n = true end
+  return node
+end
+
+--- Converts an OpenAPI schema into a compact node (see csrc/registry.h).
+-- Refs to components/schemas stay refs; prose keywords are dropped.
+-- @param ctx {doc=, refs=set of referenced schema names}
+-- @param s the schema table
+-- @return compact node (plain Lua table)
+function compact(ctx, s)
+  if type(s) ~= "table" then return { t = "any" } end
+  local node, t = nil, s.type
+  if type(t) == "table" then -- OpenAPI 3.1 type list
+    local alts = {}
+    for _, one in ipairs(t) do alts[#alts + 1] = { type = one, format = s.format } end
+    node = combine(ctx, alts)
+  elseif s["$ref"] then
+    node = { ["$"] = schema_ref_name(s["$ref"]) }
+    ctx.refs[node["$"]] = true
+  elseif s.allOf then
+    if #s.allOf == 1 and not s.properties then
+      node = compact(ctx, s.allOf[1])
+    else
+      local props, req, tmp = {}, {}, {}
+      collect_allof(ctx, s, props, req, tmp)
+      node = object_node(ctx, props, req, tmp.x)
+    end
+  elseif s.anyOf or s.oneOf then
+    node = combine(ctx, s.anyOf or s.oneOf)
+  elseif t == "object" or (t == nil and s.properties) then
+    local addl = s.additionalProperties
+    node = object_node(ctx, s.properties or {}, s.required,
+      addl == true or type(addl) == "table" or (addl == nil and not s.properties))
+  elseif t == "array" then
+    local items = s.items
+    if s.prefixItems and not items then node = { t = "array", i = combine(ctx, s.prefixItems) }
+    else node = { t = "array", i = (items and next(items)) and compact(ctx, items) or { t = "any" } }
+    end
+  elseif t == "string" or t == "integer" or t == "number" or t == "boolean" or t == "null" then
+    -- v1 spells some date-times "datetime": normalise so consumers test one name
+    node = { t = t, f = s.format == "datetime" and "date-time" or s.format }
+  elseif t == nil then
+    node = { t = "any" }
+  else
+    fail("unknown schema type %s", tostring(t))
+  end
+  local values = s.enum or (s.const ~= nil and { s.const }) or nil
+  if values then
+    node.e = {}
+    for _, v in ipairs(values) do
+      if v == lyaml.null then node.n = true else node.e[#node.e + 1] = v end
+    end
+  end
+  if s.nullable then node.n = true end
+  return node
+end
+
+-- Deterministic JSON text of a compact node (keys sorted, fixed value kinds).
+local function json_scalar(v)
+  if type(v) == "string" then
+    return '"' .. v:gsub('[%c"\\]', function(c)
+      local map = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t" }
+      return map[c] or string.format("\\u%04x", c:byte())
+    end) .. '"'
+  elseif math.type(v) == "integer" then return string.format("%d", v)
+  elseif type(v) == "number" then return string.format("%.17g", v)
+  elseif type(v) == "boolean" then return tostring(v) end
+  fail("unsupported JSON value %s", tostring(v))
+end
+
+local function json_list(list, fn)
+  local parts = {}
+  for _, v in ipairs(list) do parts[#parts + 1] = fn(v) end
+  return "[" .. table.concat(parts, ",") .. "]"
+end
+
+local function json_map(map, fn)
+  local parts = {}
+  for _, k in ipairs(sorted_keys(map)) do parts[#parts + 1] = json_scalar(k) .. ":" .. fn(map[k]) end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+local NODE_FIELD = {
+  ["$"] = json_scalar, t = json_scalar, f = json_scalar, n = json_scalar, x = json_scalar,
+  i = function(v) return encode_node(v) end,
+  p = function(v) return json_map(v, encode_node) end,
+  r = function(v) return json_list(v, json_scalar) end,
+  e = function(v) return json_list(v, json_scalar) end,
+}
+
+function encode_node(node)
+  local parts = {}
+  for _, k in ipairs(sorted_keys(node)) do
+    local fn = NODE_FIELD[k] or fail("unexpected node field %s", k)
+    parts[#parts + 1] = json_scalar(k) .. ":" .. fn(node[k])
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+-- Follows refs of a compact node to the referenced schema's node, keeping "n".
+local function resolve_node(ctx, node)
+  local depth = 0
+  while node["$"] do
+    local n = node.n
+    node = compact(ctx, ctx.doc.components.schemas[node["$"]])
+    if n then node.n = true end
+    depth = depth + 1
+    if depth > 20 then fail("schema ref loop") end
+  end
+  return node
+end
+
+-- Operations -------------------------------------------------------------------
+
+--- Indexes the spec's operations by "VERB /full/path" (API prefix prepended if absent).
+-- @param doc the decoded spec
+-- @param prefix "/api/v1" or "/api/v2"
+-- @return map key -> {op=, item=, rows=0}
+local function index_operations(doc, prefix)
+  local index = {}
+  for _, path in ipairs(sorted_keys(doc.paths)) do
+    local item = deref(doc, doc.paths[path])
+    local full = (path:sub(1, #prefix + 1) == prefix .. "/") and path or prefix .. path
+    for _, verb in ipairs(sorted_keys(item)) do
+      if VERBS[verb] then
+        local key = VERBS[verb] .. " " .. full
+        if index[key] then fail("duplicate operation %s", key) end
+        index[key] = { op = item[verb], item = item, rows = 0 }
+      end
+    end
+  end
+  return index
+end
+
+--- Describes one parameter for C: name, in, C type name, flags, enum values.
+-- @param ctx generation context
+-- @param p the (resolved) OpenAPI parameter object
+local function param_info(ctx, p)
+  local node = resolve_node(ctx, compact(ctx, p.schema or {}))
+  local flags = (p.required or p["in"] == "path") and 1 or 0
+  if node.n then flags = flags | 8 end
+  local item = node
+  if node.t == "array" then
+    flags = flags | 2
+    item = resolve_node(ctx, node.i)
+    if p.explode == false then flags = flags | 4 end
+  end
+  local ctype = TYPE_C[item.t] or "AF_TYPE_ANY"
+  if item.t == "string" and item.f == "date-time" then ctype = "AF_TYPE_DATETIME" end
+  return { name = p.name, where = p["in"], ctype = ctype, flags = flags, enum = item.e }
+end
+
+-- Parses a TSV query cell ("a,b[],c[csv],d!") into {name=, flags=}.
+local function tsv_query(cell)
+  local out = {}
+  for _, item in ipairs(split_list(cell)) do
+    local flags = item:find("!", 1, true) and 1 or 0
+    if item:find("[csv]", 1, true) then flags = flags | 6
+    elseif item:find("[]", 1, true) then flags = flags | 2 end
+    out[#out + 1] = { name = item:match("^[^%[!]+"), flags = flags }
+  end
+  return out
+end
+
+--- Collects an operation's parameters (path-item and operation level, refs resolved),
+-- ordered path (template order), query, header; cross-checked against the TSV row.
+-- @return array of param_info tables
+local function operation_params(ctx, entry, row)
+  local list, pos = {}, {}
+  local function add(p)
+    p = deref(ctx.doc, p)
+    local key = p["in"] .. ":" .. p.name
+    if pos[key] then list[pos[key]] = p else list[#list + 1] = p; pos[key] = #list end
+  end
+  for _, p in ipairs(entry.item.parameters or {}) do add(p) end
+  for _, p in ipairs(entry.op.parameters or {}) do add(p) end
+  local template = {}
+  for name in row.path:gmatch("{([^}]+)}") do template[#template + 1] = name; template[name] = #template end
+  local keyed = {}
+  for i, p in ipairs(list) do
+    local k1 = IN_ORDER[p["in"]] or fail("%s: unsupported parameter location %s", row.method, p["in"])
+    local k2 = i
+    if p["in"] == "path" then k2 = template[p.name] or fail("%s: %s not in path", row.method, p.name) end
+    keyed[i] = { info = param_info(ctx, p), k1 = k1, k2 = k2 }
+  end
+  table.sort(keyed, function(a, b) return a.k1 < b.k1 or (a.k1 == b.k1 and a.k2 < b.k2) end)
+  local out, paths, queries, headers = {}, {}, {}, {}
+  for i, k in ipairs(keyed) do
+    out[i] = k.info
+    local bucket = ({ path = paths, query = queries, header = headers })[k.info.where]
+    bucket[#bucket + 1] = k.info
+  end
+  local want = split_list(row.path_params)
+  if #paths ~= #template or #want ~= #template then fail("%s: path params mismatch", row.method) end
+  local declared = {}
+  for i, name in ipairs(template) do
+    if paths[i].name ~= name then fail("%s: path param %s mismatch", row.method, name) end
+    if not template[want[i]] then fail("%s: TSV path param %s not in path", row.method, want[i]) end
+    declared[i] = want[i]
+  end
+  if table.concat(declared, ",") ~= table.concat(template, ",") then
+    note("%s %s: TSV path params %s, path order %s", ctx.api, row.method, row.path_params,
+      table.concat(template, ","))
+  end
+  local tq = tsv_query(row.query_params)
+  if #tq ~= #queries then fail("%s: TSV lists %d query params, spec %d", row.method, #tq, #queries) end
+  for i, q in ipairs(tq) do
+    local s = queries[i]
+    if s.name ~= q.name or (s.flags & 7) ~= q.flags then
+      fail("%s: query param #%d TSV %s/%d vs spec %s/%d", row.method, i, q.name, q.flags, s.name, s.flags & 7)
+    end
+  end
+  for _, h in ipairs(headers) do note("%s %s: header param %s (not in TSV)", ctx.api, row.method, h.name) end
+  return out
+end
+
+--- Request body facts: kind ("none"/"optional"/"required"), media type, compact schema JSON.
+local function body_info(ctx, entry, row)
+  if not entry.op.requestBody then
+    if row.body ~= "-" then fail("%s: TSV body %s, spec none", row.method, row.body) end
+    return "none"
+  end
+  local rb = deref(ctx.doc, entry.op.requestBody)
+  local kind = rb.required and "required" or "optional"
+  if row.body ~= kind then fail("%s: TSV body %s, spec %s", row.method, row.body, kind) end
+  local medias = sorted_keys(rb.content or {})
+  if #medias ~= 1 then fail("%s: %d request media types (order unknown)", row.method, #medias) end
+  local schema = rb.content[medias[1]].schema
+  return kind, medias[1], schema and encode_node(compact(ctx, schema))
+end
+
+--- Paged-list detection on the success JSON schema: returns list_field, total_entries.
+local function list_info(ctx, resp, opname)
+  local media = resp.content and resp.content["application/json"]
+  if not (media and media.schema) then return nil, 0 end
+  local s = deref(ctx.doc, media.schema)
+  if s.anyOf or s.oneOf or not (s.properties or s.allOf) then return nil, 0 end
+  local props, arrays = {}, {}
+  collect_allof(ctx, s, props, {}, {})
+  for _, k in ipairs(sorted_keys(props)) do
+    if resolve_node(ctx, compact(ctx, props[k])).t == "array" then arrays[#arrays + 1] = k end
+  end
+  if props.total_entries then
+    if #arrays == 1 then return arrays[1], 1 end
+    note("%s %s: total_entries with %d array properties (%s): no list_field", ctx.api, opname,
+      #arrays, table.concat(arrays, ","))
+    return nil, 0
+  end
+  if #arrays == 1 and next(props, next(props)) == nil then return arrays[1], 0 end
+  return nil, 0
+end
+
+--- Success response facts: lowest 2xx code, its media types, list field.
+local function response_info(ctx, entry, row)
+  local best
+  for code in pairs(entry.op.responses) do
+    local n = tonumber(code)
+    if n and n >= 200 and n < 300 and (not best or n < best) then best = n end
+  end
+  if not best then fail("%s: no 2xx response", row.method) end
+  if tonumber(row.success) ~= best then fail("%s: TSV success %s, spec %d", row.method, row.success, best) end
+  local resp = deref(ctx.doc, entry.op.responses[tostring(best)] or entry.op.responses[best])
+  local medias = sorted_keys(resp.content or {})
+  if #medias == 0 and best ~= 204 then note("%s %s: %d response has no media type", ctx.api, row.method, best) end
+  local field, total = list_info(ctx, resp, row.method)
+  return { success = best, media = table.concat(medias, ","), list_field = field, total = total }
+end
+
+-- C output ---------------------------------------------------------------------
+
+-- One character as it may appear inside a C string literal (no trigraphs: '?' escaped).
+local function c_char(c)
+  if c == '"' or c == "\\" or c == "?" then return "\\" .. c end
+  if c:match("[\32-\126]") then return c end
+  return string.format("\\%03o", c:byte())
+end
+
+local function c_string(s)
+  if s == nil then return "NULL" end
+  return '"' .. s:gsub("[^%w _/{},.:%-]", c_char) .. '"'
+end
+
+--- Splits s into adjacent C literals, one per line, each line <= width columns.
+-- @return the literals joined by newline + indent
+local function c_chunks(s, indent, width)
+  local lines, cur, len = {}, {}, 0
+  for c in s:gmatch(".") do
+    local e = c_char(c)
+    if len + #e > width - #indent - 2 then
+      lines[#lines + 1] = indent .. '"' .. table.concat(cur) .. '"'
+      cur, len = {}, 0
+    end
+    cur[#cur + 1], len = e, len + #e
+  end
+  lines[#lines + 1] = indent .. '"' .. table.concat(cur) .. '"'
+  return table.concat(lines, "\n")
+end
+
+local FLAG_NAMES = { "AF_PARAM_REQUIRED", "AF_PARAM_ARRAY", "AF_PARAM_CSV", "AF_PARAM_NULLABLE" }
+
+local function c_flags(flags)
+  local names = {}
+  for i, name in ipairs(FLAG_NAMES) do
+    if flags & (1 << (i - 1)) ~= 0 then names[#names + 1] = name end
+  end
+  return #names > 0 and table.concat(names, " | ") or "0"
+end
+
+local function c_ident(s) return (s:gsub("[^%w_]", "_")) end
+
+-- Emits the enum and param arrays of one spec operation; returns the params symbol.
+local function emit_params(out, api, opid, params)
+  if #params == 0 then return "NULL" end
+  local sym = api .. "_params_" .. c_ident(opid)
+  for _, p in ipairs(params) do
+    if p.enum then
+      p.enum_sym = api .. "_enum_" .. c_ident(opid) .. "_" .. c_ident(p.name)
+      out[#out + 1] = "static const char *const " .. p.enum_sym .. "[] = {"
+      for _, v in ipairs(p.enum) do out[#out + 1] = "    " .. c_string(tostring(v)) .. "," end
+      out[#out + 1] = "    NULL\n};"
+    end
+  end
+  out[#out + 1] = "static const af_param " .. sym .. "[] = {"
+  for _, p in ipairs(params) do
+    local line = string.format("    { %s, %s, %s, %s,", c_string(p.name), IN_C[p.where], p.ctype,
+      c_flags(p.flags))
+    local tail = " " .. (p.enum_sym or "NULL") .. " },"
+    out[#out + 1] = #line + #tail > 100 and line .. "\n        " .. tail:sub(2) or line .. tail
+  end
+  out[#out + 1] = "};\n"
+  return sym
+end
+
+-- A C literal for s, split over indented lines when it would not fit in width columns.
+local function c_literal(s, indent, used)
+  local lit = c_string(s)
+  if used + #lit <= 100 then return lit end
+  return "\n" .. c_chunks(s, indent, 100)
+end
+
+local function emit_operation(out, row, info)
+  local ind = "      "
+  local body = string.format("%sAF_BODY_%s, %s, ", ind, info.body:upper(), c_string(info.body_media))
+  local resp = info.resp
+  out[#out + 1] = string.format("    { %s, %s, %s,\n%s%s,\n%s%s, %d,\n%s%s,\n%s%d, %s, %s, %d },",
+    c_string(row.resource), c_string(row.method), c_string(row.http),
+    ind, c_literal(row.path, ind, #ind + 1), ind, info.params_sym, #info.params,
+    body, c_literal(info.body_schema, ind, #body + 1),
+    ind, resp.success, c_string(resp.media), c_string(resp.list_field), resp.total)
+end
+
+-- The schemas blob: every component schema as a compact node, names sorted.
+local function schemas_json(ctx)
+  local parts = {}
+  local schemas = ctx.doc.components.schemas
+  for _, name in ipairs(sorted_keys(schemas)) do
+    parts[#parts + 1] = json_scalar(name) .. ":" .. encode_node(compact(ctx, schemas[name]))
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+-- Self-checks: no dangling refs, all JSON parses with cjson.
+local function self_check(ctx, blob, infos)
+  for _, name in ipairs(sorted_keys(ctx.refs)) do
+    if not ctx.doc.components.schemas[name] then fail("%s: dangling schema ref %s", ctx.api, name) end
+  end
+  local ok, err = pcall(cjson.decode, blob)
+  if not ok then fail("%s: schemas JSON does not parse: %s", ctx.api, err) end
+  for _, info in ipairs(infos) do
+    if info.body_schema then cjson.decode(info.body_schema) end
+  end
+end
+
+--- Generates csrc/registry_<api>.c.
+-- @param spec_dir directory holding airflow-<api>.yaml and operations-<api>.tsv
+-- @param out_path output C file
+-- @param api "v1" or "v2"
+-- @return entries, operations, schemas counts
+local function generate(spec_dir, out_path, api)
+  local yaml_name, tsv_name = "airflow-" .. api .. ".yaml", "operations-" .. api .. ".tsv"
+  local ctx = { doc = lyaml.load(read_all(spec_dir .. "/" .. yaml_name)), refs = {}, api = api }
+  local rows = read_tsv(spec_dir .. "/" .. tsv_name)
+  local index = index_operations(ctx.doc, "/api/" .. api)
+  local infos, ids, out = {}, {}, {}
+  for i, row in ipairs(rows) do
+    local key = row.http .. " " .. row.path
+    local entry = index[key] or fail("%s: TSV row %s matches no spec operation", api, key)
+    if entry.op.operationId ~= row.method then
+      fail("%s: %s is %s in the spec, %s in the TSV", api, key, entry.op.operationId, row.method)
+    end
+    entry.rows = entry.rows + 1
+    if not entry.info then
+      local info = { params = operation_params(ctx, entry, row), resp = response_info(ctx, entry, row) }
+      info.body, info.body_media, info.body_schema = body_info(ctx, entry, row)
+      info.params_sym = emit_params(out, api, row.method, info.params)
+      entry.info = info
+    end
+    infos[i] = entry.info
+  end
+  for _, key in ipairs(sorted_keys(index)) do
+    local e = index[key]
+    if e.rows ~= #(e.op.tags or { 1 }) then
+      fail("%s: %s has %d tags but %d TSV rows", api, key, #(e.op.tags or { 1 }), e.rows)
+    end
+    if ids[e.op.operationId] then fail("%s: duplicate operationId %s", api, e.op.operationId) end
+    ids[e.op.operationId] = true
+  end
+  local blob = schemas_json(ctx)
+  self_check(ctx, blob, infos)
+  out[#out + 1] = "static const af_operation " .. api .. "_ops[] = {"
+  for i, row in ipairs(rows) do emit_operation(out, row, infos[i]) end
+  out[#out + 1] = "};\n\nstatic const char " .. api .. "_schemas[] =\n" .. c_chunks(blob, "    ", 99) .. ";\n"
+  out[#out + 1] = string.format("const af_registry af_registry_%s = {\n    %s, %s, %s_ops,\n"
+    .. "    sizeof %s_ops / sizeof %s_ops[0],\n    %s_schemas\n};", api, c_string(api),
+    c_string("/api/" .. api), api, api, api, api)
+  local head = string.format([[
+/*
+ * registry_%s.c - GENERATED by tools/gen_registry.lua from %s
+ * and %s. Do not edit; regenerate with: lua5.4 tools/gen_registry.lua
+ *
+ * Derived from the Apache Airflow REST API OpenAPI document (Apache License 2.0,
+ * The Apache Software Foundation). Only names, types and structure are taken from it.
+ */
+#include "registry.h"
+
+]], api, yaml_name, tsv_name)
+  local fh = io.open(out_path, "wb") or fail("cannot write %s", out_path)
+  fh:write(head, table.concat(out, "\n"), "\n")
+  fh:close()
+  return #rows, #sorted_keys(index), #sorted_keys(ctx.doc.components.schemas)
+end
+
+local function main()
+  local script_dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+  local root = script_dir:match("^(.*)/tools$") or (script_dir == "tools" and ".") or script_dir .. "/.."
+  local spec_dir = arg[1] or os.getenv("AIRFLOW_OPENAPI_DIR") or (root .. "/../shared/openapi")
+  for _, api in ipairs({ "v1", "v2" }) do
+    local path = root .. "/csrc/registry_" .. api .. ".c"
+    local entries, ops, schemas = generate(spec_dir, path, api)
+    print(string.format("%s: %d entries, %d operations, %d schemas", path, entries, ops, schemas))
+  end
+  for _, n in ipairs(notes) do io.stderr:write("note: ", n, "\n") end
+end
+
+main()
