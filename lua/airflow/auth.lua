@@ -1,0 +1,161 @@
+--- Credentials for the client: v2 tokens from /auth/token (cached, renewed before
+-- their JWT `exp`, renewed once on a 401), static tokens, token providers, v1
+-- basic auth and Kerberos (negotiate). Secrets stay in this object's closure-free
+-- private fields and are never formatted into messages.
+-- @module airflow.auth
+local json = require("airflow.json")
+local Error = require("airflow.error")
+
+local M = {}
+M.__index = M
+
+-- Renew this many seconds before the token's exp, for clock skew and latency.
+local EXPIRY_MARGIN = 30
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local B64_INDEX = {}
+for i = 1, #B64 do B64_INDEX[B64:byte(i)] = i - 1 end
+
+--- Decodes base64url text (no padding needed); nil when invalid.
+local function b64url_decode(s)
+  s = s:gsub("-", "+"):gsub("_", "/")
+  local out, bits, nbits = {}, 0, 0
+  for i = 1, #s do
+    local v = B64_INDEX[s:byte(i)]
+    if v == nil then
+      if s:sub(i, i) ~= "=" then return nil end
+      break
+    end
+    bits = bits * 64 + v
+    nbits = nbits + 6
+    if nbits >= 8 then
+      nbits = nbits - 8
+      local byte = math.floor(bits / 2 ^ nbits) % 256
+      out[#out + 1] = string.char(byte)
+      bits = bits % (2 ^ nbits)
+    end
+  end
+  return table.concat(out)
+end
+
+--- The `exp` claim of a JWT, or nil when the token is not a JWT.
+function M.jwt_expiry(token)
+  local payload = type(token) == "string" and token:match("^[%w_%-]+%.([%w_%-]+)%.")
+  if not payload then return nil end
+  local text = b64url_decode(payload)
+  local claims = text and json.decode(text)
+  return type(claims) == "table" and tonumber(claims.exp) or nil
+end
+
+--- Creates the credential manager from client options.
+-- @param opts the client options (username, password, token, token_provider, auth)
+-- @param api "v1" or "v2" (may be nil while "auto" is unresolved)
+-- @param clock a function returning the current time in seconds
+function M.new(opts, api, clock)
+  local self = setmetatable({ clock = clock or os.time }, M)
+  local secret = {}
+  if opts.auth == "negotiate" then
+    self.mode = "negotiate"
+  elseif opts.token_provider then
+    self.mode = "provider"
+    secret.provider = opts.token_provider
+  elseif opts.token then
+    self.mode = "static"
+    secret.token = opts.token
+  elseif opts.username then
+    self.mode = "password"
+    secret.username, secret.password = opts.username, opts.password
+  else
+    self.mode = "none"
+  end
+  -- kept apart from the object's fields, so that dumping the object shows no secret
+  self.secret = setmetatable(secret, { __tostring = function() return "(secret)" end })
+  self.api = api
+  return self
+end
+
+--- A short description without secrets, for tostring(client).
+function M:describe()
+  if self.mode == "password" then
+    return (self.api == "v1" and "basic" or "token") .. " as " .. tostring(self.secret.username)
+  end
+  return self.mode
+end
+
+--- True when a failed request may be retried with fresh credentials.
+function M:can_renew()
+  return self.mode == "provider" or (self.mode == "password" and self.api ~= "v1")
+end
+
+--- True when the cached token's expiry has passed (a 403 then means "expired").
+function M:expired()
+  return self.expires_at ~= nil and self.clock() >= self.expires_at
+end
+
+--- Forgets the cached token so the next request fetches a new one.
+function M:invalidate()
+  self.secret.cached = nil
+  self.expires_at = nil
+end
+
+local function token_url(base_url)
+  return base_url .. "/auth/token"
+end
+
+--- Fetches a token from Airflow 3's /auth/token.
+function M:fetch_token(client)
+  local s = self.secret
+  local url = token_url(client.base_url)
+  local body = json.encode({ username = s.username, password = s.password })
+  local res, err = client.transport:request{
+    method = "POST", url = url, no_auth = true, body = body,
+    headers = { ["Content-Type"] = "application/json", Accept = "application/json" },
+  }
+  if not res then return nil, Error.from_transport(err, "POST", url) end
+  if res.status ~= 200 and res.status ~= 201 then
+    local e = Error.from_response(res, "POST", url, true)
+    e.title = "login failed"
+    return nil, e
+  end
+  local decoded = json.decode(res.body)
+  if type(decoded) ~= "table" or type(decoded.access_token) ~= "string" then
+    return nil, Error.invalid_response(res, "POST", url, "no access_token in the /auth/token response")
+  end
+  return decoded.access_token, M.jwt_expiry(decoded.access_token)
+end
+
+--- The credentials to send now, fetching or renewing a token when needed.
+-- @return {kind, user, secret} for the transport, or nil, err
+function M:credentials(client)
+  local mode = self.mode
+  if mode == "none" then return { kind = "none" } end
+  if mode == "negotiate" then return { kind = "negotiate" } end
+  if mode == "static" then return { kind = "bearer", secret = self.secret.token } end
+  if mode == "password" and self.api == "v1" then
+    return { kind = "basic", user = self.secret.username, secret = self.secret.password or "" }
+  end
+  local now = self.clock()
+  if not self.secret.cached or (self.expires_at and now >= self.expires_at - EXPIRY_MARGIN) then
+    local token, expires_at
+    if mode == "provider" then
+      local ok, t, e = pcall(self.secret.provider)
+      if not ok or type(t) ~= "string" then
+        return nil, Error.new{ kind = "Unauthenticated", title = "token_provider failed",
+          detail = not ok and tostring(t) or (e and tostring(e)) or "it returned no token" }
+      end
+      token, expires_at = t, tonumber(e) or M.jwt_expiry(t)
+    else
+      local err
+      token, expires_at = self:fetch_token(client)
+      if not token then
+        err = expires_at
+        return nil, err
+      end
+    end
+    self.secret.cached, self.expires_at = token, expires_at
+    self.renewals = (self.renewals or 0) + 1
+  end
+  return { kind = "bearer", secret = self.secret.cached }
+end
+
+return M

@@ -1,0 +1,177 @@
+--- Errors returned by lua-airflow: `nil, err` where err is an `airflow.Error`.
+-- Fields: `status` (HTTP status or nil), `kind`, `title`, `detail`, `body`,
+-- `method`, `url`, and for transport failures `code` (timeout, connect, tls, ...).
+-- `tostring(err)` gives one readable line. Secrets never appear: bodies are
+-- redacted before they are kept, and URLs carry no credentials.
+-- @module airflow.error
+local cjson = require("cjson.safe")
+
+local Error = {}
+Error.__index = Error
+Error.__name = "airflow.Error"
+
+local KINDS = {
+  [400] = "BadRequest", [401] = "Unauthenticated", [403] = "PermissionDenied",
+  [404] = "NotFound", [405] = "MethodNotAllowed", [406] = "NotAcceptable",
+  [409] = "AlreadyExists", [422] = "Unprocessable",
+}
+
+--- The error kind for an HTTP status ("Unknown" for one without a name).
+function Error.kind_for_status(status)
+  return KINDS[status] or "Unknown"
+end
+
+--- Makes an error from a table of fields.
+function Error.new(fields)
+  return setmetatable(fields, Error)
+end
+
+--- True when v is an airflow.Error.
+function Error.is(v)
+  return getmetatable(v) == Error
+end
+
+-- Keys whose values are never kept: credentials Airflow may echo back
+-- (a 422 repeats the request body; connections carry passwords and extras).
+local SECRET_KEY = { "password", "passwd", "secret", "token", "key", "authorization", "extra", "cookie" }
+
+local function is_secret_key(k)
+  k = k:lower()
+  for _, s in ipairs(SECRET_KEY) do
+    if k:find(s, 1, true) then return true end
+  end
+  return false
+end
+
+--- Replaces secret-looking values in decoded JSON (a copy; the input is untouched).
+function Error.redact(v, depth)
+  depth = depth or 0
+  if type(v) ~= "table" or depth > 20 then return v end
+  local out = {}
+  for k, x in pairs(v) do
+    if type(k) == "string" and is_secret_key(k) and x ~= cjson.null then
+      out[k] = "***"
+    else
+      out[k] = Error.redact(x, depth + 1)
+    end
+  end
+  return out
+end
+
+--- Redacts a raw body: JSON is decoded and re-encoded without secrets; any other
+-- text has `"secret-key": "value"` pairs masked.
+function Error.redact_text(text)
+  if type(text) ~= "string" or text == "" then return text end
+  local decoded = cjson.decode(text)
+  if type(decoded) == "table" then
+    return cjson.encode(Error.redact(decoded)) or text
+  end
+  return (text:gsub('("([%w_%-]+)"%s*:%s*)"[^"]*"', function(prefix, key)
+    if is_secret_key(key) then return prefix .. '"***"' end
+  end))
+end
+
+local function strip_html(text)
+  local title = text:match("<[Tt][Ii][Tt][Ll][Ee]>%s*(.-)%s*</")
+  if title and title ~= "" then return title end
+  local plain = text:gsub("<[^>]*>", " "):gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")
+  return plain
+end
+
+-- "body.logical_date: Field required; query.limit: Input should be a valid integer"
+local function validation_detail(list)
+  local parts = {}
+  for _, item in ipairs(list) do
+    if type(item) == "table" then
+      local loc = {}
+      if type(item.loc) == "table" then
+        for _, l in ipairs(item.loc) do loc[#loc + 1] = tostring(l) end
+      end
+      local msg = type(item.msg) == "string" and item.msg or "invalid"
+      parts[#parts + 1] = (#loc > 0 and (table.concat(loc, ".") .. ": ") or "") .. msg
+    else
+      parts[#parts + 1] = tostring(item)
+    end
+  end
+  return table.concat(parts, "; ")
+end
+
+local function describe_detail(detail)
+  if type(detail) == "string" then return detail end
+  if type(detail) == "table" then
+    if #detail > 0 then return validation_detail(detail) end
+    local redacted = Error.redact(detail)
+    if type(redacted.message) == "string" then return redacted.message end
+    if type(redacted.reason) == "string" then return redacted.reason end
+    return cjson.encode(redacted)
+  end
+  return nil
+end
+
+--- Builds an error from an HTTP response that is not a success.
+-- Understands v1 problem documents (RFC 7807), v2 FastAPI bodies (`detail` as text,
+-- object or validation list), HTML pages from proxies, and empty bodies.
+-- @param res the transport response {status, headers, body}
+-- @param method the request verb
+-- @param url the request URL
+-- @param sensitive true when the request carried credentials in its body
+function Error.from_response(res, method, url, sensitive)
+  local status = res.status
+  local body = res.body or ""
+  local ctype = (res.headers and res.headers["content-type"] or ""):lower()
+  local title, detail, extra
+  local decoded = (body:sub(1, 1) == "{" or body:sub(1, 1) == "[") and cjson.decode(body) or nil
+  if type(decoded) == "table" then
+    if type(decoded.title) == "string" then title = decoded.title end
+    detail = describe_detail(decoded.detail)
+    if not detail and type(decoded.message) == "string" then detail = decoded.message end
+    if type(decoded.type) == "string" then extra = decoded.type end
+  elseif ctype:find("html", 1, true) or body:find("^%s*<") then
+    detail = strip_html(body):sub(1, 200)
+  elseif body ~= "" then
+    detail = body:sub(1, 300)
+  end
+  return Error.new{
+    status = status,
+    kind = Error.kind_for_status(status),
+    title = title or ("HTTP " .. tostring(status)),
+    detail = detail,
+    type = extra,
+    body = (not sensitive) and Error.redact_text(body) or nil,
+    method = method,
+    url = url,
+    retry_after = res.headers and res.headers["retry-after"],
+  }
+end
+
+--- Builds an error from a transport failure ({code, message} from airflow.core).
+function Error.from_transport(e, method, url)
+  local code = e and e.code or "other"
+  return Error.new{
+    kind = code == "timeout" and "Timeout" or "Transport",
+    code = code,
+    title = code == "timeout" and "timed out" or ("transport error (" .. code .. ")"),
+    detail = e and e.message,
+    method = method,
+    url = url,
+  }
+end
+
+--- Builds an error for a response that could not be understood (invalid JSON, ...).
+function Error.invalid_response(res, method, url, why)
+  return Error.new{
+    status = res.status, kind = "Unknown", title = "invalid response", detail = why,
+    body = Error.redact_text(res.body and res.body:sub(1, 1000)), method = method, url = url,
+  }
+end
+
+function Error:__tostring()
+  local head = self.method and (self.method .. " " .. tostring(self.url) .. ": ") or ""
+  local status = self.status and (tostring(self.status) .. " ") or ""
+  local s = head .. status .. self.kind
+  if self.title and self.title ~= ("HTTP " .. tostring(self.status)) then s = s .. " (" .. self.title .. ")" end
+  if self.detail and self.detail ~= "" then s = s .. ": " .. self.detail end
+  return s
+end
+
+return Error

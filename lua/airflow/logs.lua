@@ -1,0 +1,115 @@
+--- Task logs: `client:follow_log(args, on_line)` hands each log line to a callback
+-- as it arrives (v2 NDJSON stream when the transport can stream), or page by page
+-- following `continuation_token` to the end; a large log is never held whole.
+-- @module airflow.logs
+local Client = require("airflow.client")
+local Error = require("airflow.error")
+local json = require("airflow.json")
+local registry = require("airflow.registry")
+
+local M = {}
+
+local function each_content(content, on_line)
+  if type(content) == "string" then
+    for line in content:gmatch("[^\n]+") do
+      if on_line(line) == false then return false end
+    end
+  elseif type(content) == "table" then
+    for _, entry in ipairs(content) do
+      if on_line(entry) == false then return false end
+    end
+  end
+  return true
+end
+
+-- Streams NDJSON: each complete line is decoded and handed over at once.
+local function follow_stream(client, op, args, on_line)
+  local a = {}
+  for k, v in pairs(args) do a[k] = v end
+  a.accept = "application/x-ndjson"
+  local req = client:build(op, a, 3)
+  local creds, cerr = client.auth:credentials(client)
+  if not creds then return nil, cerr end
+  client.transport:set_auth(creds)
+  local stream, serr = client.transport:stream(req)
+  if not stream then return nil, Error.from_transport(serr, req.method, req.url) end
+  local pending, count, status = "", 0, nil
+  while true do
+    local chunk, err = stream:next()
+    if chunk == nil then
+      stream:close()
+      return nil, Error.from_transport(err, req.method, req.url)
+    end
+    status = status or stream:response().status
+    if status >= 300 then
+      -- an error answer: read the rest and report it like any other
+      local rest = { pending, chunk or "" }
+      while chunk do
+        chunk = stream:next()
+        rest[#rest + 1] = chunk or ""
+      end
+      local head = stream:response()
+      stream:close()
+      head.body = table.concat(rest)
+      return nil, Error.from_response(head, req.method, req.url)
+    end
+    if chunk == false then break end
+    pending = pending .. chunk
+    for line, rest in pending:gmatch("([^\n]*)\n()") do
+      if line ~= "" then
+        count = count + 1
+        if on_line(json.decode(line) or line) == false then
+          stream:close()
+          return count
+        end
+      end
+      pending = pending:sub(rest)
+    end
+  end
+  stream:close()
+  if pending ~= "" then
+    count = count + 1
+    on_line(json.decode(pending) or pending)
+  end
+  return count
+end
+
+--- Calls on_line(entry) for every line of a task instance's log.
+-- v2 entries are tables ({event = "...", timestamp = ...}); v1 entries are strings.
+-- Return false from on_line to stop early.
+-- @param args get_log's arguments (dag_id, dag_run_id, task_id, try_number, ...)
+-- @param on_line the callback
+-- @param opts {stream = true} to prefer the NDJSON stream (v2, the default)
+-- @return the number of lines, or nil, err
+function M.follow_log(client, args, on_line, opts)
+  if type(args) ~= "table" or type(on_line) ~= "function" then
+    error("airflow: follow_log(args, on_line) expects a table and a function", 2)
+  end
+  local api, err = client:api_version()
+  if not api then return nil, err end
+  local op = assert(registry.find(api, "task_instance.get_log"))
+  if api == "v2" and (not opts or opts.stream ~= false) and client.transport.stream then
+    return follow_stream(client, op, args, on_line)
+  end
+  local a = {}
+  for k, v in pairs(args) do a[k] = v end
+  a.accept = a.accept or "application/json"
+  local count = 0
+  while true do
+    local page, perr = client:call(op, a)
+    if not page then return nil, perr end
+    local content = type(page) == "table" and page.content or page
+    local n0 = count
+    local ok = each_content(content, function(line)
+      count = count + 1
+      return on_line(line)
+    end)
+    local token = type(page) == "table" and page.continuation_token
+    if not ok or type(token) ~= "string" or token == "" or count == n0 then break end
+    a.token = token
+  end
+  return count
+end
+
+Client.extend{ follow_log = M.follow_log }
+return M

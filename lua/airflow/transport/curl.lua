@@ -1,0 +1,57 @@
+--- The default transport: an airflow.core (libcurl) session.
+-- A transport turns request tables {method, url, headers, body, timeout, no_auth}
+-- into responses {status, headers, body} or nil, err (err = {code, message}).
+-- @module airflow.transport.curl
+local core = require("airflow.core")
+
+local M = {}
+M.__index = M
+
+local SESSION_KEYS = {
+  "timeout", "connect_timeout", "verify_tls", "ca_file", "ca_path", "cert_file", "key_file",
+  "key_password", "proxy", "user_agent", "http_version", "max_body_bytes", "max_redirects",
+  "compressed",
+}
+
+--- Creates a transport from the client options (only session options are read).
+function M.new(opts)
+  local session_opts = {}
+  for _, k in ipairs(SESSION_KEYS) do session_opts[k] = opts[k] end
+  local session, err = core.session(session_opts)
+  if not session then return nil, err end
+  return setmetatable({ session = session, auth_key = nil, name = "curl" }, M)
+end
+
+--- Applies credentials: {kind = "basic"|"bearer"|"negotiate"|"none", user, secret}.
+function M:set_auth(auth)
+  local key = auth and (auth.kind .. "\0" .. (auth.user or "") .. "\0" .. (auth.secret or "")) or "none"
+  if key == self.auth_key then return end
+  if auth then
+    self.session:set_auth(auth.kind, auth.user, auth.secret)
+  else
+    self.session:set_auth("none")
+  end
+  self.auth_key = key
+end
+
+--- Performs one request.
+function M:request(req)
+  return self.session:request(req)
+end
+
+--- Performs many requests, at most `concurrency` at once; results in input order.
+-- @return responses (response or false each), errors (err or nil each)
+function M:request_many(reqs, concurrency)
+  return self.session:request_many(reqs, concurrency)
+end
+
+--- Opens a streamed request (see airflow.core stream:next()).
+function M:stream(req)
+  return self.session:stream(req)
+end
+
+function M:close()
+  self.session:close()
+end
+
+return M

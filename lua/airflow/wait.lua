@@ -1,0 +1,41 @@
+--- Waiting for a DAG run to finish: `client:wait_dag_run(dag_id, dag_run_id, opts)`.
+-- @module airflow.wait
+local Client = require("airflow.client")
+local Error = require("airflow.error")
+
+local M = {}
+
+--- Run states after which nothing changes any more.
+M.TERMINAL = { success = true, failed = true, canceled = true }
+
+--- Polls a DAG run with growing intervals until it reaches a terminal state.
+-- @param dag_id the DAG
+-- @param dag_run_id the run
+-- @param opts {timeout = 3600, interval = 1, max_interval = 30, on_poll = function(run)}
+-- @return the run (its `state` is terminal), or nil, err (kind "Timeout" when time ran out)
+function M.wait_dag_run(client, dag_id, dag_run_id, opts)
+  if type(dag_id) ~= "string" or type(dag_run_id) ~= "string" then
+    error("airflow: wait_dag_run(dag_id, dag_run_id [, opts]) expects two strings", 2)
+  end
+  opts = opts or {}
+  local timeout = opts.timeout or 3600
+  local interval = opts.interval or 1
+  local max_interval = opts.max_interval or 30
+  local deadline = client.now() + timeout
+  while true do
+    local run, err = client.dag_run:get_dag_run{ dag_id = dag_id, dag_run_id = dag_run_id }
+    if not run then return nil, err end
+    if opts.on_poll then opts.on_poll(run) end
+    if M.TERMINAL[run.state] then return run end
+    local left = deadline - client.now()
+    if left <= 0 then
+      return nil, Error.new{ kind = "Timeout", title = "wait timed out",
+        detail = ("run %s of %s is still %s after %g s"):format(dag_run_id, dag_id, tostring(run.state), timeout) }
+    end
+    client.sleep(math.min(interval, left))
+    interval = math.min(interval * 1.5, max_interval)
+  end
+end
+
+Client.extend{ wait_dag_run = M.wait_dag_run }
+return M
