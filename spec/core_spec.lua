@@ -1,0 +1,209 @@
+-- airflow.core: the libcurl session bound to Lua, against the real test server.
+local core = require("airflow.core")
+local env = require("env")
+local cjson = require("cjson")
+
+local base = env.need("TEST_SERVER_URL")
+
+local function closed_port()
+  -- a port nobody listens on: ask the kernel for one and let it go
+  local socket = require("socket")
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+
+describe("airflow.core.session", function()
+  it("rejects unknown options and wrong types with a clear error", function()
+    assert.has_error(function() core.session{ timout = 1 } end,
+      "airflow.core.session: unknown option 'timout'")
+    assert.has_error(function() core.session{ timeout = "1" } end,
+      "airflow.core.session: 'timeout' must be a number, got string")
+    assert.has_error(function() core.session{ verify_tls = 1 } end,
+      "airflow.core.session: 'verify_tls' must be a boolean, got number")
+  end)
+
+  it("never shows secrets in tostring", function()
+    local s = core.session{ key_password = "hunter2" }
+    s:set_auth("basic", "admin", "s3cret-pass")
+    local text = tostring(s)
+    assert.matches("airflow.core.session %(auth: basic%)", text)
+    assert.is_nil(text:find("s3cret", 1, true))
+    assert.is_nil(text:find("hunter2", 1, true))
+    s:close()
+  end)
+
+  it("closes idempotently, and through __close", function()
+    local s = core.session()
+    s:close()
+    s:close()
+    assert.matches("closed", tostring(s))
+    assert.has_error(function() s:request{ url = base } end, "airflow.core: session is closed")
+    do
+      local scoped <close> = core.session()
+      assert.truthy(scoped:request{ url = base .. "/echo/close" })
+    end
+  end)
+end)
+
+describe("session:request", function()
+  local s
+  before_each(function() s = core.session{ timeout = 2 } end)
+  after_each(function() s:close() end)
+
+  it("returns status, lower-cased headers and body", function()
+    local res = assert(s:request{ method = "POST", url = base .. "/echo/x",
+      headers = { ["Content-Type"] = "application/json", "X-Line: 1" }, body = '{"a":1}' })
+    assert.equal(200, res.status)
+    assert.equal("application/json", res.headers["content-type"])
+    local echo = cjson.decode(res.body)
+    assert.equal("POST", echo.method)
+    assert.equal('{"a":1}', echo.body)
+    assert.equal("1", echo.headers["x-line"])
+    assert.is_nil(echo.expect)
+  end)
+
+  it("reuses one connection for sequential requests", function()
+    assert(s:request{ method = "POST", url = base .. "/_stats/reset" })
+    local fresh = core.session()
+    for _ = 1, 100 do assert.equal(200, fresh:request{ url = base .. "/echo/k" }.status) end
+    local stats = cjson.decode(fresh:request{ url = base .. "/_stats" }.body)
+    fresh:close()
+    assert.equal(1, stats.connections)
+  end)
+
+  it("returns nil, err with a code for network failures, and stays usable", function()
+    local res, err = s:request{ url = "http://127.0.0.1:" .. closed_port() .. "/" }
+    assert.is_nil(res)
+    assert.equal("connect", err.code)
+    assert.is_string(err.message)
+
+    res, err = s:request{ url = base .. "/delay/3000", timeout = 0.3 }
+    assert.is_nil(res)
+    assert.equal("timeout", err.code)
+
+    res, err = s:request{ url = base .. "/reset-mid-body" }
+    assert.is_nil(res)
+    assert.equal("recv", err.code)
+
+    assert.equal(200, s:request{ url = base .. "/echo/after" }.status)
+  end)
+
+  it("fails a DNS lookup with code resolve (or timeout where DNS is unreachable)", function()
+    local _, err = s:request{ url = "http://no-such-host.invalid/", timeout = 3 }
+    assert.truthy(err.code == "resolve" or err.code == "timeout", err.code)
+  end)
+
+  it("caps the body size", function()
+    local capped = core.session{ max_body_bytes = 1000 }
+    local res, err = capped:request{ url = base .. "/big?bytes=5000" }
+    assert.is_nil(res)
+    assert.equal("too_large", err.code)
+    assert.equal(200, capped:request{ url = base .. "/big?bytes=500" }.status)
+    capped:close()
+  end)
+
+  it("treats HTTP errors as responses, not failures", function()
+    assert.equal(503, s:request{ url = base .. "/status/503" }.status)
+    assert.equal(404, s:request{ url = base .. "/nope" }.status)
+  end)
+
+  it("refuses header injection and bad request tables", function()
+    assert.has_error(function() s:request{ url = base, headers = { X = "a\r\nB: c" } } end,
+      "airflow.core: request header contains a line break or NUL")
+    assert.has_error(function() s:request{ url = base, bdy = "x" } end,
+      "airflow.core: request: unknown option 'bdy'")
+    assert.has_error(function() s:request{} end, "airflow.core: request: 'url' is required")
+  end)
+
+  it("verifies TLS by default, trusts a given CA, and does mTLS", function()
+    local tls = env.need("TEST_TLS_URL")
+    local _, err = s:request{ url = tls .. "/echo/tls" }
+    assert.equal("tls", err.code)
+    local trusting = core.session{ ca_file = env.need("TEST_TLS_CA") }
+    assert.equal(200, trusting:request{ url = tls .. "/echo/tls" }.status)
+    local mtls = env.need("TEST_MTLS_URL")
+    local res
+    res, err = trusting:request{ url = mtls .. "/echo/mtls" }
+    assert.is_nil(res, "a server requiring a client certificate accepted none")
+    assert.truthy(err.code == "tls" or err.code == "recv" or err.code == "send", err.code)
+    local client = core.session{ ca_file = env.need("TEST_TLS_CA"), cert_file = env.need("TEST_TLS_CERT"),
+      key_file = env.need("TEST_TLS_KEY") }
+    assert.equal(200, client:request{ url = mtls .. "/echo/mtls" }.status)
+    trusting:close()
+    client:close()
+  end)
+end)
+
+describe("session:request_many", function()
+  it("runs requests concurrently and returns them in input order", function()
+    local s = core.session()
+    local reqs = {}
+    for i = 1, 32 do reqs[i] = { url = base .. "/delay/100?i=" .. i } end
+    local t0 = core.now()
+    local res, errs = s:request_many(reqs, 8)
+    local elapsed = core.now() - t0
+    for i = 1, 32 do
+      assert.is_nil(errs[i])
+      assert.equal(200, res[i].status)
+    end
+    -- 32 x 100 ms one at a time is 3.2 s; 8 at once is about 0.4 s
+    assert.is_true(elapsed < 1.0, ("took %.2f s"):format(elapsed))
+
+    local order = {}
+    for i = 1, 5 do order[i] = { url = base .. "/delay/" .. (6 - i) * 40 } end
+    res = s:request_many(order, 5)
+    for i = 1, 5 do
+      assert.equal((6 - i) * 40, cjson.decode(res[i].body).delayed_ms)
+    end
+    s:close()
+  end)
+
+  it("reports each failure in its own slot", function()
+    local s = core.session()
+    local res, errs = s:request_many({
+      { url = base .. "/echo/1" },
+      { url = "http://127.0.0.1:" .. closed_port() .. "/" },
+      { url = base .. "/echo/3" },
+    }, 3)
+    assert.equal(200, res[1].status)
+    assert.is_false(res[2])
+    assert.equal("connect", errs[2].code)
+    assert.equal(200, res[3].status)
+    s:close()
+  end)
+end)
+
+describe("session:stream", function()
+  it("hands chunks over as they arrive", function()
+    local s = core.session()
+    local st = assert(s:stream{ url = base .. "/slow-body?chunks=5&ms=50" })
+    local chunks, total = 0, 0
+    while true do
+      local chunk, err = st:next()
+      assert.is_nil(err)
+      if not chunk then break end
+      chunks, total = chunks + 1, total + #chunk
+    end
+    assert.equal(50, total)
+    assert.is_true(chunks >= 3)
+    assert.equal(200, st:response().status)
+    st:close()
+    s:close()
+  end)
+end)
+
+describe("airflow.core registry", function()
+  it("lists every operation of both APIs", function()
+    assert.equal(112, #core.operations("v2"))
+    assert.equal(90, #core.operations("v1"))
+    assert.has_error(function() core.operations("v3") end,
+      "airflow.core: unknown API version 'v3' (expected \"v1\" or \"v2\")")
+  end)
+
+  it("formats date-times as RFC 3339 UTC", function()
+    assert.equal("2024-01-01T00:00:00Z", core.format_datetime(1704067200))
+    assert.equal("2024-01-01T00:00:00.500000Z", core.format_datetime(1704067200.5))
+  end)
+end)

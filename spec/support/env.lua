@@ -1,0 +1,35 @@
+--- Test support: the URLs of the servers tools/with-servers started.
+-- A spec that needs a server fails loudly when it is missing, never passes silently.
+local M = {}
+
+--- The value of an environment variable the test command must set.
+function M.need(name)
+  local v = os.getenv(name)
+  if not v or v == "" then
+    error(name .. " is not set: run the specs through `make test` (tools/with-servers)", 2)
+  end
+  return v
+end
+
+--- POSTs a JSON body to the fake Airflow's control API (raw session, no client).
+function M.fake_control(path, body)
+  local core = require("airflow.core")
+  local s = core.session()
+  local res, err = s:request{ method = "POST", url = M.need("FAKE_AIRFLOW_URL") .. path,
+    headers = { ["Content-Type"] = "application/json" }, body = body or "{}" }
+  s:close()
+  assert(res, err and err.message)
+  assert(res.status < 300, "control call " .. path .. " answered " .. res.status .. ": " .. res.body)
+  return res
+end
+
+--- GETs a control endpoint and decodes it.
+function M.fake_get(path)
+  local core = require("airflow.core")
+  local s = core.session()
+  local res = assert(s:request{ url = M.need("FAKE_AIRFLOW_URL") .. path })
+  s:close()
+  return require("airflow.json").decode(res.body)
+end
+
+return M
