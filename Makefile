@@ -7,8 +7,8 @@ LUA        ?= lua5.4
 PREFIX     ?= /usr/local
 CC         ?= cc
 LUA_PC     := $(if $(filter luajit,$(LUA)),luajit,lua5.4)
-LUA_CFLAGS ?= $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null)
-LUAJIT_CFLAGS ?= $(shell pkg-config --cflags luajit 2>/dev/null)
+LUA_CFLAGS ?= $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null || echo -I/usr/include/$(if $(filter luajit,$(LUA)),luajit-2.1,lua5.4))
+
 CURL_CFLAGS ?= $(shell curl-config --cflags 2>/dev/null)
 CURL_LIBS  ?= $(shell curl-config --libs 2>/dev/null || echo -lcurl)
 # LuaRocks installs pass LUA_VERSION; the default layout is Debian's.
@@ -57,36 +57,49 @@ luajit:
 $(BUILD)/test_core: spec/c/test_core.c $(CORE_OBJ)
 	$(CC) $(CFLAGS_ALL) -Icsrc -o $@ $^ $(LIBS) $(LDFLAGS)
 
-# Every test: C core, Lua layer, conformance against the official specs, OpenResty.
-test: all $(BUILD)/test_core
+# Every test: C core, Lua layer (with conformance against the official specs and
+# the CLI), then OpenResty in a real nginx. Servers are started and stopped here.
+test: all luajit $(BUILD)/test_core
 	tools/with-servers $(MAKE) --no-print-directory test-c test-lua
-	$(MAKE) --no-print-directory test-extra
+	@if [ -x tools/test-openresty ]; then $(MAKE) --no-print-directory test-openresty; fi
 
 test-c: $(BUILD)/test_core
 	$(BUILD)/test_core
 
 test-lua: all
-	$(BUSTED) $(SPECS)
+	$(BUSTED) --exclude-pattern=openresty $(SPECS)
 
-test-extra:
+test-conformance: all
+	$(BUSTED) spec/conformance_spec.lua
+
+test-openresty: luajit
+	tools/test-openresty
+
+# Installs the apt and npm packages, then builds (see README).
+setup:
+	tools/setup
 
 lint:
 	luacheck lua bin spec tools examples
 
+# The C tests and the Lua core/client specs under valgrind: no errors, nothing
+# definitely lost (libcurl's and OpenSSL's process-lifetime caches are "still reachable").
+VALGRIND_SPECS ?= spec/core_spec.lua spec/client_spec.lua
+VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+  --suppressions=tools/valgrind.supp
 valgrind: all $(BUILD)/test_core
-	tools/with-servers $(MAKE) --no-print-directory valgrind-run
+	tools/with-servers sh -c '$(VALGRIND) $(BUILD)/test_core && $(VALGRIND) $(BUSTED) $(VALGRIND_SPECS)'
 
-valgrind-run:
-	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-	  --suppressions=tools/valgrind.supp $(BUILD)/test_core
-	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-	  --suppressions=tools/valgrind.supp $(BUSTED) $(SPECS)
-
+# AddressSanitizer + UndefinedBehaviorSanitizer: the C tests, and the Lua specs
+# with the sanitized module (libasan preloaded into the Lua interpreter).
+ASAN_BUILD = build/asan
 asan:
-	$(MAKE) BUILD=build/asan MODULE=build/asan/airflow/core.so OPT="-O1 -g" \
+	$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) MODULE=$(ASAN_BUILD)/lua/airflow/core.so OPT="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	  build/asan/airflow/core.so build/asan/test_core
-	tools/with-servers tools/run-asan
+	  $(ASAN_BUILD)/lua/airflow/core.so $(ASAN_BUILD)/test_core
+	ASAN_OPTIONS=detect_leaks=1 tools/with-servers $(ASAN_BUILD)/test_core
+	ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  LUA_CPATH="$(ASAN_BUILD)/lua/?.so;;" tools/with-servers $(BUSTED) --cpath="$(ASAN_BUILD)/lua/?.so" $(VALGRIND_SPECS)
 
 install: all
 	install -d $(DESTDIR)$(LUA_LIBDIR)/airflow $(DESTDIR)$(LUA_DIR)/airflow $(DESTDIR)$(BINDIR)
@@ -102,3 +115,12 @@ regen:
 
 clean:
 	rm -rf build lua/airflow/core.so
+
+# The runnable examples, against the fake Airflow.
+examples: all
+	tools/with-servers examples/run-all
+
+# A walk through the library against a fake Airflow on loopback: no server of your own needed.
+demo: all
+	@tools/with-servers sh -c 'AIRFLOW_URL=$$FAKE_AIRFLOW_URL LUA_PATH="./?.lua;lua/?.lua;lua/?/init.lua;;" \
+	  LUA_CPATH="lua/?.so;;" lua5.4 examples/smoke.lua'
