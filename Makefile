@@ -60,7 +60,7 @@ $(BUILD)/test_core: spec/c/test_core.c $(CORE_OBJ)
 # Every test: C core, Lua layer (with conformance against the official specs and
 # the CLI), then OpenResty in a real nginx. Servers are started and stopped here.
 test: all luajit $(BUILD)/test_core
-	tools/with-servers $(MAKE) --no-print-directory test-c test-lua
+	tools/with-servers sh -c '$(MAKE) --no-print-directory test-c test-lua && examples/run-all'
 	@if [ -x tools/test-openresty ]; then $(MAKE) --no-print-directory test-openresty; fi
 
 test-c: $(BUILD)/test_core
