@@ -25,7 +25,7 @@ LIBS        = $(CURL_LIBS) -lpthread -lm
 
 BUILD      ?= build/$(LUA)
 CORE_SRC   := csrc/strbuf.c csrc/errors.c csrc/session.c csrc/transfer.c csrc/multi.c \
-              csrc/builder.c csrc/registry.c csrc/registry_v1.c csrc/registry_v2.c
+              csrc/builder.c csrc/headers.c csrc/registry.c csrc/registry_v1.c csrc/registry_v2.c
 CORE_OBJ    = $(CORE_SRC:csrc/%.c=$(BUILD)/%.o)
 HEADERS    := $(wildcard csrc/*.h)
 MODULE     ?= lua/airflow/core.so
@@ -33,7 +33,7 @@ MODULE     ?= lua/airflow/core.so
 BUSTED     ?= $(LUA) /usr/bin/busted
 SPECS      ?= spec
 
-.PHONY: all luajit test test-c test-lua test-conformance test-openresty lint \
+.PHONY: all luajit test test-c test-lua test-conformance test-openresty lint fuzz-build fuzz-short \
         valgrind asan fuzz bench examples demo install uninstall regen clean setup
 
 all: $(MODULE)
@@ -62,6 +62,7 @@ $(BUILD)/test_core: spec/c/test_core.c $(CORE_OBJ)
 test: all luajit $(BUILD)/test_core
 	tools/with-servers sh -c '$(MAKE) --no-print-directory test-c test-lua && examples/run-all'
 	@if [ -x tools/test-openresty ]; then $(MAKE) --no-print-directory test-openresty; fi
+	$(MAKE) --no-print-directory fuzz-short
 
 test-c: $(BUILD)/test_core
 	$(BUILD)/test_core
@@ -124,3 +125,40 @@ examples: all
 demo: all
 	@tools/with-servers sh -c 'AIRFLOW_URL=$$FAKE_AIRFLOW_URL LUA_PATH="./?.lua;lua/?.lua;lua/?/init.lua;;" \
 	  LUA_CPATH="lua/?.so;;" lua5.4 examples/smoke.lua'
+
+# libFuzzer targets (clang): the request builder, and response handling (C header
+# parser + the Lua decoding and error code). `make fuzz` runs each FUZZ_SECONDS
+# (600 by default); `make fuzz-short` is the bounded run `make test` includes.
+# Crashes land in build/fuzz/crashes; keep each one in fuzz/regressions/<target>/
+# (replayed by every run) once fixed.
+FUZZ_BUILD   = build/fuzz
+FUZZ_CC      = clang
+FUZZ_FLAGS   = -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=undefined $(CURL_CFLAGS)
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS = builder response
+
+$(FUZZ_BUILD)/fuzz_builder: fuzz/fuzz_builder.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Icsrc -o $@ fuzz/fuzz_builder.c $(CORE_SRC) $(LIBS)
+
+$(FUZZ_BUILD)/fuzz_response: fuzz/fuzz_response.c csrc/lua_core.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Icsrc $(shell pkg-config --cflags lua5.4) -o $@ fuzz/fuzz_response.c \
+	  csrc/lua_core.c $(CORE_SRC) $(shell pkg-config --libs lua5.4) $(LIBS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes fuzz/regressions/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- -print_final_stats=1 \
+	    $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t fuzz/regressions/$$t 2>&1 | \
+	    grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+== ERROR|SUMMARY)|Done" || true; \
+	  test -z "$$(ls $(FUZZ_BUILD)/crashes/$$t-* 2>/dev/null)" || { echo "fuzz: $$t found a crash"; exit 1; }; \
+	done; echo "fuzz: $(words $(FUZZ_TARGETS)) passed, 0 failed"
+
+fuzz-short:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15

@@ -200,13 +200,16 @@ int af_format_datetime(af_buf *b, double seconds)
 {
     struct tm tm;
     time_t t;
-    double whole = floor(seconds);
-    long micros = (long)floor((seconds - whole) * 1e6 + 0.5);
+    double whole;
+    long micros;
     char tmp[48];
     int n;
 
-    if (!isfinite(seconds) || whole < -62135596800.0 || whole > 253402300799.0)
+    /* checked before any conversion: NaN or infinity cast to an integer is undefined */
+    if (!isfinite(seconds) || seconds < -62135596800.0 || seconds >= 253402300800.0)
         return -1; /* outside years 1..9999 */
+    whole = floor(seconds);
+    micros = (long)floor((seconds - whole) * 1e6 + 0.5);
     if (micros >= 1000000) {
         whole += 1;
         micros -= 1000000;

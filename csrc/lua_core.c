@@ -13,9 +13,11 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "builder.h"
 #include "compat.h"
+#include "headers.h"
 #include "registry.h"
 #include "session.h"
 
@@ -26,7 +28,7 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-#if LUA_VERSION_NUM < 502
+#ifdef AF_COMPAT_AUX
 void af_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup)
 {
     luaL_checkstack(L, nup, "too many upvalues");
@@ -366,40 +368,28 @@ static int l_batch_gc(lua_State *L)
 /* Pushes a table of lower-cased header names -> values (repeats joined by ", "). */
 static void push_headers(lua_State *L, const af_buf *raw)
 {
-    const char *p = raw->data, *end = raw->data + raw->len;
-    lua_newtable(L);
-    if (!p)
-        return;
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *line_end = eol ? eol : end, *colon, *v;
-        char name[128];
-        size_t nlen, i;
+    af_header_iter it;
+    const char *name, *value;
+    size_t nlen, vlen, i;
+    char lower[AF_HEADER_NAME_MAX + 1];
 
-        colon = memchr(p, ':', (size_t)(line_end - p));
-        if (colon && (size_t)(colon - p) < sizeof name && colon > p) {
-            nlen = (size_t)(colon - p);
-            for (i = 0; i < nlen; i++)
-                name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] - 'A' + 'a' : p[i]);
-            v = colon + 1;
-            while (v < line_end && (*v == ' ' || *v == '\t'))
-                v++;
-            while (line_end > v && (line_end[-1] == '\r' || line_end[-1] == ' '))
-                line_end--;
-            lua_pushlstring(L, name, nlen);
-            lua_pushvalue(L, -1);
-            lua_rawget(L, -3);
-            if (lua_isnil(L, -1)) {
-                lua_pop(L, 1);
-                lua_pushlstring(L, v, (size_t)(line_end - v));
-            } else {
-                lua_pushliteral(L, ", ");
-                lua_pushlstring(L, v, (size_t)(line_end - v));
-                lua_concat(L, 3);
-            }
-            lua_rawset(L, -3);
+    lua_newtable(L);
+    af_header_iter_init(&it, raw->data, raw->len);
+    while (af_header_next(&it, &name, &nlen, &value, &vlen)) {
+        for (i = 0; i < nlen; i++)
+            lower[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] - 'A' + 'a' : name[i]);
+        lua_pushlstring(L, lower, nlen);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushlstring(L, value, vlen);
+        } else {
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, value, vlen);
+            lua_concat(L, 3);
         }
-        p = eol ? eol + 1 : end;
+        lua_rawset(L, -3);
     }
 }
 
@@ -821,6 +811,29 @@ static int l_format_datetime(lua_State *L)
     return 1;
 }
 
+/* core.sleep(seconds): blocks the thread (the nginx transport uses ngx.sleep). */
+static int l_sleep(lua_State *L)
+{
+    double s = (double)luaL_checknumber(L, 1);
+    struct timespec ts;
+    if (s <= 0)
+        return 0;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0)
+        ; /* interrupted: sleep the rest */
+    return 0;
+}
+
+/* core.now() -> seconds from a monotonic clock, for durations and deadlines */
+static int l_now(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
 static int l_curl_version(lua_State *L)
 {
     lua_pushstring(L, curl_version());
@@ -879,6 +892,8 @@ int luaopen_airflow_core(lua_State *L)
         {"build", l_build},
         {"format_datetime", l_format_datetime},
         {"curl_version", l_curl_version},
+        {"sleep", l_sleep},
+        {"now", l_now},
         {NULL, NULL}};
     af_error err;
 
