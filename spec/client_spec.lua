@@ -267,6 +267,46 @@ describe("retries", function()
   end)
 end)
 
+describe("TLS", function()
+  it("refuses a self-signed server by default, accepts it with ca_file", function()
+    local tls = env.need("TEST_TLS_URL") .. "/echo"
+    local _, err = assert(airflow.new{ base_url = tls, token = "t", retries = 0 }).version:get_version()
+    assert.equal("Transport", err.kind)
+    assert.equal("tls", err.code)
+    local c = assert(airflow.new{ base_url = tls, token = "t", ca_file = env.need("TEST_TLS_CA") })
+    assert.is_table(c.version:get_version())
+  end)
+
+  it("accepts verify_tls = false only with a warning", function()
+    local warnings = {}
+    local c = assert(airflow.new{ base_url = env.need("TEST_TLS_URL") .. "/echo", token = "t",
+      verify_tls = false, on_warning = function(m) warnings[#warnings + 1] = m end })
+    assert.is_table(c.version:get_version())
+    assert.equal(1, #warnings)
+    assert.matches("TLS verification is off", warnings[1], 1, true)
+  end)
+
+  it("does mTLS with a client certificate", function()
+    local c = assert(airflow.new{ base_url = env.need("TEST_MTLS_URL") .. "/echo", token = "t",
+      ca_file = env.need("TEST_TLS_CA"), cert_file = env.need("TEST_TLS_CERT"), key_file = env.need("TEST_TLS_KEY") })
+    local echo = assert(c.version:get_version())
+    assert.equal("GET", echo.method)
+  end)
+end)
+
+describe("redirects", function()
+  it("follows them, but never sends credentials to another host", function()
+    -- 127.0.0.1 -> localhost is another host name: curl drops the Authorization header
+    local target = base:gsub("127%.0%.0%.1", "localhost") .. "/headers"
+    local c = assert(airflow.new{ base_url = base .. "/redirect?code=302&to=" .. target .. "&x=",
+      token = "secret-bearer" })
+    local headers = assert(c.version:get_version())
+    assert.is_nil(headers.authorization)
+    local same = assert(airflow.new{ base_url = base .. "/redirect?code=302&to=/headers&x=", token = "secret-bearer" })
+    assert.equal("Bearer secret-bearer", same.version:get_version().authorization)
+  end)
+end)
+
 describe("hooks", function()
   it("see method, URL, status and duration, and no secret", function()
     local seen = {}

@@ -18,8 +18,8 @@ local CLIENT_OPTIONS = {
   verify_tls = "boolean", ca_file = "string", ca_path = "string", cert_file = "string",
   key_file = "string", key_password = "string", proxy = "string", user_agent = "string",
   http_version = "string", max_body_bytes = "number", max_redirects = "number",
-  compressed = "boolean", transport = "any",
-  on_request = "function", on_response = "function", on_retry = "function",
+  compressed = "boolean", transport = "any", ngx_location = "string",
+  on_request = "function", on_response = "function", on_retry = "function", on_warning = "function",
   sleep = "function", clock = "function",
 }
 
@@ -63,12 +63,26 @@ local function check_options(opts)
   if opts.username and not opts.password then fail(3, "option 'password' is required with 'username'") end
 end
 
+-- The transport when none is given: inside nginx (OpenResty) the non-blocking "ngx"
+-- one, since libcurl would block the worker (it raises a clear error when used in a
+-- phase without a request, such as init_worker); "curl" everywhere else.
+local function default_transport()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) == "table" and type(ngx.get_phase) == "function" then return "ngx" end
+  return "curl"
+end
+
 --- Creates a client. See the README for every option.
 -- @param opts table of options; `base_url` is required
 -- @return the client, or nil and an error when the transport cannot be created
 function Client.new(opts)
   if type(opts) ~= "table" then fail(2, "airflow.new expects a table of options, got %s", type(opts)) end
   check_options(opts)
+  if opts.verify_tls == false then
+    local warn = opts.on_warning or function(msg) io.stderr:write(msg, "\n") end
+    warn("airflow: warning: TLS verification is off (verify_tls = false): "
+      .. "the server's identity is not checked; prefer ca_file")
+  end
   local base, api_from_url = normalise_base(opts.base_url)
   local api = opts.api or api_from_url or "v2"
   local self = {
@@ -83,7 +97,7 @@ function Client.new(opts)
   }
   local transport = opts.transport
   if transport == nil or type(transport) == "string" then
-    local name = transport or "curl"
+    local name = transport or default_transport()
     local ok, mod = pcall(require, "airflow.transport." .. name)
     if not ok then fail(2, "unknown transport '%s': %s", name, tostring(mod)) end
     local user_agent = opts.user_agent or ("lua-airflow/" .. require("airflow.version"))
