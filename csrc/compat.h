@@ -10,16 +10,18 @@
 
 #if LUA_VERSION_NUM < 502
 #define lua_rawlen(L, i) lua_objlen(L, (i))
+/* LuaJIT 2.1 ships the 5.2 auxiliary functions, and defines luaL_newlibtable with
+ * them; plain Lua 5.1 has neither, and gets ours (lua_core.c). */
+#ifndef luaL_newlibtable
+#define AF_COMPAT_AUX 1
 #define luaL_newlibtable(L, l) lua_createtable(L, 0, sizeof(l) / sizeof((l)[0]) - 1)
 #define luaL_newlib(L, l) (luaL_newlibtable(L, l), luaL_setfuncs(L, l, 0))
 void af_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
 #define luaL_setfuncs af_compat_setfuncs
 void *af_compat_testudata(lua_State *L, int i, const char *tname);
 #define luaL_testudata af_compat_testudata
-#endif
-
-#if LUA_VERSION_NUM < 502
 #define luaL_setmetatable(L, tname) (luaL_getmetatable(L, (tname)), lua_setmetatable(L, -2))
+#endif
 #endif
 
 #if LUA_VERSION_NUM < 504
