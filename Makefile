@@ -34,7 +34,7 @@ BUSTED     ?= $(LUA) /usr/bin/busted
 SPECS      ?= spec
 
 .PHONY: all luajit test test-c test-lua test-conformance test-openresty lint fuzz-build fuzz-short \
-        valgrind asan fuzz bench examples demo install uninstall regen clean setup
+        valgrind asan fuzz soak bench examples demo install uninstall regen clean setup
 
 all: $(MODULE)
 
@@ -63,6 +63,11 @@ test: all luajit $(BUILD)/test_core
 	tools/with-servers sh -c '$(MAKE) --no-print-directory test-c test-lua && examples/run-all'
 	@if [ -x tools/test-openresty ]; then $(MAKE) --no-print-directory test-openresty; fi
 	$(MAKE) --no-print-directory fuzz-short
+	tools/soak 1000000
+
+# 1,000,000 requests through one client against a local nginx: RSS must stay flat.
+soak: all
+	tools/soak 1000000
 
 test-c: $(BUILD)/test_core
 	$(BUILD)/test_core
