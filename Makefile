@@ -59,7 +59,7 @@ $(BUILD)/test_core: spec/c/test_core.c $(CORE_OBJ)
 
 # Every test: C core, Lua layer (with conformance against the official specs and
 # the CLI), then OpenResty in a real nginx. Servers are started and stopped here.
-test: all luajit $(BUILD)/test_core
+test: all luajit $(BUILD)/test_core lint
 	tools/with-servers sh -c '$(MAKE) --no-print-directory test-c test-lua && examples/run-all'
 	@if [ -x tools/test-openresty ]; then $(MAKE) --no-print-directory test-openresty; fi
 	$(MAKE) --no-print-directory fuzz-short
@@ -86,7 +86,7 @@ setup:
 	tools/setup
 
 lint:
-	luacheck lua bin spec tools examples
+	luacheck lua bin spec tools examples fuzz
 
 # The C tests and the Lua core/client specs under valgrind: no errors, nothing
 # definitely lost (libcurl's and OpenSSL's process-lifetime caches are "still reachable").

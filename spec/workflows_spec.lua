@@ -101,6 +101,17 @@ describe("v1", function()
     assert.equal(404, err.status)
   end)
 
+  it("follows a task's log to its end", function()
+    local c = client{ api = "v1" }
+    local run = assert(c.dag_run:post_dag_run{ dag_id = "example_etl", body = {} })
+    assert(c:wait_dag_run("example_etl", run.dag_run_id, { interval = 0.05, timeout = 30 }))
+    local lines = {}
+    assert(c:follow_log({ dag_id = "example_etl", dag_run_id = run.dag_run_id, task_id = "extract",
+      task_try_number = 1 }, function(l) lines[#lines + 1] = l end))
+    assert.is_true(#lines > 50)
+    assert.matches("Marking task as SUCCESS", lines[#lines], 1, true)
+  end)
+
   it("finds the API version by itself with api = auto", function()
     local c = client{ api = "auto" }
     assert.equal("v2", c:api_version())

@@ -139,6 +139,7 @@ function M:credentials(client)
     local token, expires_at
     if mode == "provider" then
       local ok, t, e = pcall(self.secret.provider)
+      if ok and t == nil and Error.is(e) then return nil, e end -- the provider's own error
       if not ok or type(t) ~= "string" then
         return nil, Error.new{ kind = "Unauthenticated", title = "token_provider failed",
           detail = not ok and tostring(t) or (e and tostring(e)) or "it returned no token" }

@@ -233,7 +233,8 @@ end
 
 --- Builds the transport request of an operation (raises on bad arguments).
 -- @param level the stack level to blame for a bad argument
-function methods:build(op, args, level)
+-- @param accept an Accept value to send instead of the default (optional)
+function methods:build(op, args, level, accept)
   local params, body = {}, nil
   for k, v in pairs(args) do
     if k == "body" then body = v else params[k] = v end
@@ -264,7 +265,9 @@ function methods:build(op, args, level)
   for _, h in ipairs(headers) do
     if h:sub(1, 7):lower() == "accept:" then has_accept = true end
   end
-  if not has_accept and (op.response_media or ""):find("json", 1, true) then
+  if accept and not has_accept then
+    headers[#headers + 1] = "Accept: " .. accept
+  elseif not has_accept and (op.response_media or ""):find("json", 1, true) then
     headers[#headers + 1] = "Accept: application/json"
   end
   return { method = method, url = url, headers = headers, body = text }
@@ -273,7 +276,8 @@ end
 --- Calls an operation: builds, sends, decodes.
 -- @param op an operation (from the registry) or "resource.operation_id"
 -- @param args the arguments table (path, query and header parameters; body)
--- @param opts per-call options: timeout (seconds), retry (true: retry POST/PATCH too)
+-- @param opts per-call options: timeout (seconds), retry (true: retry POST/PATCH too),
+--   accept (a media type, for operations that have no accept parameter)
 function methods:call(op, args, opts)
   if type(op) == "string" then
     local api, err = self:api_version()
@@ -285,7 +289,7 @@ function methods:call(op, args, opts)
   if args ~= nil and type(args) ~= "table" then
     fail(2, "%s.%s: arguments must be a table, got %s", op.resource, op.name, type(args))
   end
-  local req = self:build(op, args or {}, 2)
+  local req = self:build(op, args or {}, 2, opts and opts.accept)
   if opts and opts.timeout then req.timeout = opts.timeout end
   local res, err = self:perform(req, opts)
   if not res then return nil, err end

@@ -93,6 +93,19 @@ function M.follow_log(client, args, on_line, opts)
   end
   local a = {}
   for k, v in pairs(args) do a[k] = v end
+  if api == "v1" then
+    -- Airflow 2 always hands back a continuation token and a Python-repr JSON
+    -- content: the whole log as text is the one reliable read
+    a.full_content = true
+    local text, terr = client:call(op, a, { accept = "text/plain" })
+    if not text then return nil, terr end
+    local count = 0
+    each_content(type(text) == "string" and text or "", function(line)
+      count = count + 1
+      return on_line(line)
+    end)
+    return count
+  end
   a.accept = a.accept or "application/json"
   local count = 0
   while true do

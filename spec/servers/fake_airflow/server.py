@@ -213,6 +213,11 @@ class FakeAirflow:
                                                title="Method Not Allowed", blank=True,
                                                headers={"Allow": ", ".join(params)}))
             if api == "v2":
+                if req.path.endswith("/") and self.router.match(req.method, req.path.rstrip("/"))[0] is not None:
+                    # Starlette's redirect_slashes
+                    host = req.header("host") or "127.0.0.1"
+                    loc = f"http://{host}{req.raw_path.rstrip('/')}" + (f"?{req.query_string}" if req.query_string else "")
+                    return Resp(307, b"", None, {"Location": loc})
                 return self.error_v2(HTTPError(404, "Not Found"))
             return self.error_v1(HTTPError(404, V1_NOT_FOUND, title="Not Found", blank=True))
         ctx = Ctx(self, route.api, route.op, req, t)
@@ -236,8 +241,7 @@ class FakeAirflow:
         ctx.path, ctx.q, ctx.h, errors = v2_params(op, params, req.query, req.headers)
         body, body_errors = v2_body(self.validator, op, req.header("content-type"), req.body)
         errors += body_errors
-        if not body_errors:
-            errors += v2.extra_body_checks(ctx, op, body)
+        errors += v2.extra_body_checks(ctx, op, body)
         if errors:
             raise ValidationFailed(errors)
         ctx.body = body
@@ -278,7 +282,8 @@ class FakeAirflow:
         dag_id = p.get("dag_id")
         self.state.add_event(op["op"], ctx.now, owner=ctx.user,
                              dag_id=None if dag_id == "~" else dag_id, task_id=p.get("task_id"),
-                             run_id=p.get("dag_run_id"), extra=extra)
+                             run_id=p.get("dag_run_id") or (ctx.body.get("dag_run_id") if isinstance(ctx.body, dict)
+                                                            else None), extra=extra)
 
     # ---- auth
 
@@ -492,6 +497,9 @@ def apply_config(state, body, t):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body are separate writes: without TCP_NODELAY, Nagle and the
+    # client's delayed ACK add 40 ms to every keep-alive response.
+    disable_nagle_algorithm = True
     server_version = "fake-airflow"
     sys_version = ""
     timeout = 300

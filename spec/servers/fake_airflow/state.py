@@ -17,7 +17,7 @@ import json
 import threading
 import uuid
 
-from .util import DAY, add_days, iso_off, midnight, now as wall_now, ts
+from .util import DAY, iso_off, midnight, ts
 
 TERMINAL_TI = ("success", "failed", "skipped", "upstream_failed", "removed")
 RUN_STATES = ("queued", "running", "success", "failed")
@@ -918,6 +918,3 @@ def task_log_lines(ti, try_number, view):
         return lines[: max(2, len(lines) // 2)]
     return lines
 
-
-__all__ = ["State", "View", "TERMINAL_TI", "RUN_STATES", "WRITE_ROLES", "task_log_lines", "wall_now",
-           "add_days"]

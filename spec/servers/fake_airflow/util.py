@@ -34,6 +34,12 @@ def iso_off(t):
     return _dt(t).isoformat()
 
 
+def log_ts(t):
+    """Airflow 2 task log timestamp: 2025-01-10T00:00:24.123+0000."""
+    d = _dt(t)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}+0000"
+
+
 def midnight(t):
     d = _dt(t)
     return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()

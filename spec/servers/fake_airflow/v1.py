@@ -11,7 +11,7 @@ from .errors import HTTPError
 from .responses import Resp
 from .state import RUN_STATES, TERMINAL_TI, task_log_lines
 from .tokens import sign_blob, unsign_blob
-from .util import DAY, iso_off, parse_dt
+from .util import iso_off, log_ts, parse_dt
 from .v2 import Row
 
 HANDLERS = {}
@@ -770,8 +770,9 @@ def get_log(c):
     v = v2.log_view(c, ti, try_number)
     if v is None:
         raise nf("TaskInstance not found", f"Task instance try {try_number} did not exist in the DB")
-    text_lines = [f"[{iso_off(t).replace('+00:00', '+0000')}] {{{logger}.py:42}} {level.upper()} - {event}"
-                  for t, level, logger, event in task_log_lines(ti, try_number, v)]
+    files = {"airflow.task": "taskinstance.py:1234", "airflow.task.operators": f"{ti.task.operator.lower()}.py:240"}
+    text_lines = [f"[{log_ts(t)}] {{{files.get(logger, 'logging_mixin.py:190')}}} "
+                  f"{level.upper()} - {event}" for t, level, logger, event in task_log_lines(ti, try_number, v)]
     src = (f"/opt/airflow/logs/dag_id={run.dag.dag_id}/run_id={run.run_id}/task_id={ti.task_id}/"
            f"attempt={try_number}.log")
     lines = ["*** Found local files:", f"***   * {src}"] + text_lines
@@ -1372,5 +1373,3 @@ def get_permissions(c):
     limit, offset = limit_offset(c)
     return collection("actions", [{"name": a} for a in actions[offset:offset + limit]], len(actions))
 
-
-__all__ = ["HANDLERS", "fallback", "DAY"]
