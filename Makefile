@@ -126,10 +126,10 @@ clean:
 examples: all
 	tools/with-servers examples/run-all
 
-# A walk through the library against a fake Airflow on loopback: no server of your own needed.
+# A walk through the library and the CLI against a fake Airflow on loopback: no
+# server of your own needed.
 demo: all
-	@tools/with-servers sh -c 'AIRFLOW_URL=$$FAKE_AIRFLOW_URL LUA_PATH="./?.lua;lua/?.lua;lua/?/init.lua;;" \
-	  LUA_CPATH="lua/?.so;;" lua5.4 examples/smoke.lua'
+	@tools/with-servers tools/demo
 
 # libFuzzer targets (clang): the request builder, and response handling (C header
 # parser + the Lua decoding and error code). `make fuzz` runs each FUZZ_SECONDS
