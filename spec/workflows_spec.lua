@@ -92,6 +92,32 @@ describe("v2 token flow", function()
   end)
 end)
 
+describe("hooks", function()
+  it("see the token request, concurrent pages and log streams, never a secret", function()
+    env.fake_control("/_fake/seed", '{"variables": 300}')
+    local seen = {}
+    local c = client{ password = "admin", on_response = function(i) seen[#seen + 1] = i end }
+    assert(c:collect("variable.get_variables", {}, { concurrency = 4 }))
+    local run = assert(c.dag_run:trigger_dag_run{ dag_id = "example_etl" })
+    assert(c:wait_dag_run("example_etl", run.dag_run_id, { interval = 0.05, timeout = 30 }))
+    assert(c:follow_log({ dag_id = "example_etl", dag_run_id = run.dag_run_id, task_id = "extract", try_number = 1 },
+      function() end))
+    local token, pages, logs = 0, 0, 0
+    for _, i in ipairs(seen) do
+      if i.url:find("/auth/token", 1, true) then token = token + 1 end
+      if i.url:find("/variables", 1, true) then pages = pages + 1 end
+      if i.url:find("/logs/", 1, true) then logs = logs + 1 end
+    end
+    local secret = c.auth.secret.cached
+    for _, i in ipairs(seen) do
+      for _, v in pairs(i) do assert.is_nil(tostring(v):find(secret, 1, true)) end
+    end
+    assert.equal(1, token)
+    assert.equal(6, pages) -- 300 variables, 50 a page (v2's default limit)
+    assert.equal(1, logs)
+  end)
+end)
+
 describe("v1", function()
   it("uses basic auth and reads problem documents", function()
     local c = client{ api = "v1" }

@@ -107,7 +107,7 @@ function M:fetch_token(client)
   local s = self.secret
   local url = token_url(client.base_url)
   local body = json.encode({ username = s.username, password = s.password })
-  local res, err = client.transport:request{
+  local res, err = client:send{
     method = "POST", url = url, no_auth = true, body = body,
     headers = { ["Content-Type"] = "application/json", Accept = "application/json" },
   }

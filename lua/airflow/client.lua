@@ -119,7 +119,7 @@ function methods:api_version()
   if self.api then return self.api end
   for _, candidate in ipairs{ "v2", "v1" } do
     local url = self.base_url .. "/api/" .. candidate .. "/version"
-    local res, err = self.transport:request{ method = "GET", url = url, no_auth = candidate == "v2",
+    local res, err = self:send{ method = "GET", url = url, no_auth = candidate == "v2",
       headers = { Accept = "application/json" } }
     if not res then return nil, Error.from_transport(err, "GET", url) end
     -- v1 may want credentials even for /version: a 401 still proves the API exists
@@ -139,6 +139,40 @@ local function call_hook(self, name, info)
     local ok, err = pcall(hook, info)
     if not ok then io.stderr:write("airflow: ", name, " hook failed: ", tostring(err), "\n") end
   end
+end
+
+--- Reports to a hook ("on_request", "on_response" or "on_retry"); a failing hook
+-- is reported on stderr and never breaks the request.
+function methods:hook(name, info)
+  call_hook(self, name, info)
+end
+
+--- Sends one request straight through the transport (no credentials step, no
+-- retries), reporting it to the on_request/on_response hooks like any other.
+function methods:send(req)
+  local info = { method = req.method, url = req.url, attempt = 1 }
+  call_hook(self, "on_request", info)
+  local t0 = self.now()
+  local res, err = self.transport:request(req)
+  info.duration, info.status, info.error = self.now() - t0, res and res.status, err and err.code
+  call_hook(self, "on_response", info)
+  return res, err
+end
+
+--- Sends many requests at once through the transport, reporting each to the hooks.
+-- @return responses (response or false each), errors (err or nil each)
+function methods:send_many(reqs, concurrency)
+  for _, req in ipairs(reqs) do
+    call_hook(self, "on_request", { method = req.method, url = req.url, attempt = 1 })
+  end
+  local t0 = self.now()
+  local resps, errs = self.transport:request_many(reqs, concurrency)
+  local duration = self.now() - t0
+  for i, req in ipairs(reqs) do
+    call_hook(self, "on_response", { method = req.method, url = req.url, attempt = 1, duration = duration,
+      status = resps[i] and resps[i].status or nil, error = errs[i] and errs[i].code or nil })
+  end
+  return resps, errs
 end
 
 --- Seconds to wait before retry `attempt` (1-based): Retry-After when the server

@@ -31,13 +31,22 @@ local function follow_stream(client, op, args, on_line)
   local creds, cerr = client.auth:credentials(client)
   if not creds then return nil, cerr end
   client.transport:set_auth(creds)
+  local info = { method = req.method, url = req.url, attempt = 1 }
+  client:hook("on_request", info)
+  local t0 = client.now()
   local stream, serr = client.transport:stream(req)
   if not stream then return nil, Error.from_transport(serr, req.method, req.url) end
   local pending, count, status = "", 0, nil
+  local function done()
+    info.duration, info.status = client.now() - t0, status
+    client:hook("on_response", info)
+  end
   while true do
     local chunk, err = stream:next()
     if chunk == nil then
       stream:close()
+      info.error = err and err.code
+      done()
       return nil, Error.from_transport(err, req.method, req.url)
     end
     status = status or stream:response().status
@@ -50,6 +59,7 @@ local function follow_stream(client, op, args, on_line)
       end
       local head = stream:response()
       stream:close()
+      done()
       head.body = table.concat(rest)
       return nil, Error.from_response(head, req.method, req.url)
     end
@@ -60,6 +70,7 @@ local function follow_stream(client, op, args, on_line)
         count = count + 1
         if on_line(json.decode(line) or line) == false then
           stream:close()
+          done()
           return count
         end
       end
@@ -67,6 +78,7 @@ local function follow_stream(client, op, args, on_line)
     end
   end
   stream:close()
+  done()
   if pending ~= "" then
     count = count + 1
     on_line(json.decode(pending) or pending)

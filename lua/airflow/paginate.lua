@@ -145,7 +145,7 @@ function M.collect(client, ref, args, opts)
       pa.limit = a.limit or page_size
       reqs[i] = client:build(op, pa, 2)
     end
-    local resps = client.transport:request_many(reqs, concurrency)
+    local resps = client:send_many(reqs, concurrency)
     for i, res in ipairs(reqs) do
       local r = resps[i]
       local page
