@@ -5,7 +5,6 @@
 local airflow = require("airflow")
 local Auth = require("airflow.auth")
 local Client = require("airflow.client")
-local core = require("airflow.core")
 local curl = require("airflow.transport.curl")
 local Error = require("airflow.error")
 local cjson = require("airflow.cli.json")
@@ -22,13 +21,9 @@ local function log_line(ui, method, url, status, seconds, note)
     seconds * 1000, note or ""))
 end
 
-local function status_of(res, err)
-  if res then return res.status end
-  return "error: " .. tostring(err and err.code or "?")
-end
-
--- The transport, wrapped so that requests made outside the client's request
--- pipeline (token fetch, version probe, concurrent pages, streams) are logged too.
+-- The transport, wrapped to draw the --all progress line: concurrent pages are
+-- sent in batches of `concurrency` so the line moves. (Every request is logged
+-- for --verbose by the library's hooks, below.)
 local Wrapped = {}
 Wrapped.__index = function(self, key)
   local inner = rawget(self, "_inner")
@@ -41,54 +36,32 @@ end
 
 local function request_many(self, reqs, concurrency)
   local inner, ui = self._inner, self._ui
-  local batch = ui.progress and math.max(concurrency or 1, 1) or #reqs
+  if not ui.progress then return inner:request_many(reqs, concurrency) end
+  local batch = math.max(concurrency or 1, 1)
   local resps, errs = {}, {}
   for first = 1, #reqs, batch do
     local last = math.min(first + batch - 1, #reqs)
-    local chunk = table.move(reqs, first, last, 1, {})
-    local t0 = core.now()
-    local r, e = inner:request_many(chunk, concurrency)
-    local took = core.now() - t0
-    for i, req in ipairs(chunk) do
+    local r, e = inner:request_many(table.move(reqs, first, last, 1, {}), concurrency)
+    for i = 1, last - first + 1 do
       resps[first + i - 1] = r[i]
       errs[first + i - 1] = e and e[i] or nil
-      if ui.verbose then
-        log_line(ui, req.method, req.url, status_of(r[i] or nil, e and e[i]), took, ", concurrent")
-      end
     end
-    if ui.progress then ui.progress(last + 1, #reqs + 1) end
+    ui.progress(last + 1, #reqs + 1)
   end
   return resps, errs
 end
 
-local function make_transport(opts, ui, state)
+local function make_transport(opts, ui)
   local inner, err = curl.new(opts)
   if not inner then return nil, Error.from_transport(err) end
   local w = setmetatable({ _inner = inner, _ui = ui }, Wrapped)
-  w.request = function(_, req)
-    if not ui.verbose or state.in_pipeline then return inner:request(req) end
-    local t0 = core.now()
-    local res, rerr = inner:request(req)
-    log_line(ui, req.method, req.url, status_of(res, rerr), core.now() - t0)
-    return res, rerr
-  end
   w.request_many = request_many
-  w.stream = function(_, req)
-    local t0 = core.now()
-    local stream, serr = inner:stream(req)
-    if ui.verbose then
-      log_line(ui, req.method, req.url, stream and "stream" or status_of(nil, serr), core.now() - t0)
-    end
-    return stream, serr
-  end
   return w
 end
 
-local function hooks(opts, ui, state)
+local function hooks(opts, ui)
   if not ui.verbose then return end
-  opts.on_request = function() state.in_pipeline = true end
   opts.on_response = function(info)
-    state.in_pipeline = false
     log_line(ui, info.method, info.url, info.status or ("error: " .. tostring(info.error)), info.duration or 0,
       (info.attempt or 1) > 1 and (", attempt " .. info.attempt) or nil)
   end
@@ -156,10 +129,10 @@ function M.connect(s, ui, extra)
   local state = { ui = ui, skip_cache = extra and extra.skip_cache, settings = s }
   local topts = { timeout = s.timeout, verify_tls = not s.insecure, ca_file = s.ca_file, user_agent = M.USER_AGENT }
   local function new_client(api, creds)
-    local transport, terr = make_transport(topts, ui, state)
+    local transport, terr = make_transport(topts, ui)
     if not transport then return nil, terr end
     local o = { base_url = s.url, api = api, transport = transport, retries = s.retries }
-    hooks(o, ui, state)
+    hooks(o, ui)
     for k, v in pairs(creds or {}) do o[k] = v end
     local c, err = airflow.new(o)
     if not c then return nil, err end
