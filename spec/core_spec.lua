@@ -5,14 +5,7 @@ local cjson = require("cjson")
 
 local base = env.need("TEST_SERVER_URL")
 
-local function closed_port()
-  -- a port nobody listens on: ask the kernel for one and let it go
-  local socket = require("socket")
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
+local closed_port = env.closed_port
 
 describe("airflow.core.session", function()
   it("rejects unknown options and wrong types with a clear error", function()

@@ -22,13 +22,7 @@ local function still_usable(c)
   assert.equal(200, echo.status)
 end
 
-local function closed_port()
-  local socket = require("socket")
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
+local closed_port = env.closed_port
 
 describe("faults", function()
   it("refused connection: Transport/connect, retried for GET, quickly", function()

@@ -11,6 +11,15 @@ function M.need(name)
   return v
 end
 
+--- A loopback port nobody listens on: the kernel lends one, and we let it go.
+function M.closed_port()
+  local socket = require("socket")
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+
 --- POSTs a JSON body to the fake Airflow's control API (raw session, no client).
 function M.fake_control(path, body)
   local core = require("airflow.core")
