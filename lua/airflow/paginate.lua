@@ -152,7 +152,9 @@ function M.collect(client, ref, args, opts)
       if r and r.status >= 200 and r.status < 300 then page = client:decode(r, res.method, res.url) end
       if not page then
         -- a failed page (or an expired token) goes through the full pipeline again
-        page, err = client:call(op, (function() local pa = copy(a); pa.offset = offsets[i]; return pa end)())
+        local again = copy(a)
+        again.offset = offsets[i]
+        page, err = client:call(op, again)
         if not page then return nil, err end
       end
       local got, gerr = items_of(op, page, res.method, res.url)
