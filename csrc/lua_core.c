@@ -11,6 +11,7 @@
  * The module keeps no mutable global state: two Lua states never share anything
  * but libcurl's once-only global init.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +26,7 @@
 #define STREAM_MT "airflow.core.stream"
 #define BATCH_MT "airflow.core.batch"
 #define BUILT_MT "airflow.core.built"
+#define AF_INTEGERS_MAX_DEPTH 1000 /* as deep as the JSON decoder goes */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -834,6 +836,55 @@ static int l_now(lua_State *L)
     return 1;
 }
 
+#if LUA_VERSION_NUM >= 503
+/* Turns the integral floats of the table at idx (and of its sub-tables) into
+ * integers in place. Assigning to a field that exists is allowed during lua_next. */
+static void integers_in(lua_State *L, int idx, int depth)
+{
+    if (depth > AF_INTEGERS_MAX_DEPTH)
+        return;
+    luaL_checkstack(L, 4, "airflow.core.integers: nesting too deep");
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int t = lua_type(L, -1);
+        if (t == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+            lua_Number n = lua_tonumber(L, -1);
+            lua_Integer i;
+            /* integral and in range: what math.tointeger accepts (NaN fails n == floor) */
+            if (n == l_mathop(floor)(n) && lua_numbertointeger(n, &i)) {
+                lua_pushvalue(L, -2);
+                lua_pushinteger(L, i);
+                lua_rawset(L, idx);
+            }
+        } else if (t == LUA_TTABLE) {
+            integers_in(L, lua_gettop(L), depth + 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+#endif
+
+/* core.integers(value) -> value: under Lua 5.3+, the integral floats in a decoded
+ * JSON value become integers (lua-cjson 2.1 decodes every number as a float), in
+ * place; nesting deeper than AF_INTEGERS_MAX_DEPTH is left as is. Returns the
+ * value, converted when it is a number itself. Under Lua 5.1 it changes nothing. */
+static int l_integers(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+#if LUA_VERSION_NUM >= 503
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        integers_in(L, 1, 0);
+    } else if (lua_type(L, 1) == LUA_TNUMBER && !lua_isinteger(L, 1)) {
+        lua_Number n = lua_tonumber(L, 1);
+        lua_Integer i;
+        if (n == l_mathop(floor)(n) && lua_numbertointeger(n, &i))
+            lua_pushinteger(L, i);
+    }
+#endif
+    return 1;
+}
+
 static int l_curl_version(lua_State *L)
 {
     lua_pushstring(L, curl_version());
@@ -894,6 +945,7 @@ int luaopen_airflow_core(lua_State *L)
         {"curl_version", l_curl_version},
         {"sleep", l_sleep},
         {"now", l_now},
+        {"integers", l_integers},
         {NULL, NULL}};
     af_error err;
 

@@ -7,7 +7,7 @@
 /* Grows the session's pool of easy handles to at least n. */
 static int ensure_pool(af_session *s, size_t n, af_error *err)
 {
-    CURL **pool;
+    af_handle *pool;
     if (s->npool >= n)
         return 0;
     pool = realloc(s->pool, n * sizeof *pool);
@@ -15,10 +15,9 @@ static int ensure_pool(af_session *s, size_t n, af_error *err)
         return af_error_set(err, AF_ERR_NOMEM, "out of memory growing the handle pool");
     s->pool = pool;
     while (s->npool < n) {
-        CURL *easy = af_session_new_easy(s);
-        if (!easy)
+        if (af_handle_init(s, &s->pool[s->npool]) != 0)
             return af_error_set(err, AF_ERR_NOMEM, "cannot create a libcurl easy handle");
-        s->pool[s->npool++] = easy;
+        s->npool++;
     }
     return 0;
 }
@@ -72,12 +71,12 @@ int af_session_perform_many(af_session *s, const af_request *reqs, af_response *
             if (sl->busy)
                 continue;
             sl->index = next++;
-            if (af_transfer_setup(&sl->t, s, s->pool[i], &reqs[sl->index],
+            if (af_transfer_setup(&sl->t, s, &s->pool[i], &reqs[sl->index],
                                   &resps[sl->index], &errs[sl->index]) != 0) {
                 done++;
                 continue;
             }
-            mc = curl_multi_add_handle(s->multi, s->pool[i]);
+            mc = curl_multi_add_handle(s->multi, s->pool[i].easy);
             if (mc != CURLM_OK) {
                 af_transfer_cleanup(&sl->t);
                 errs[sl->index].curl_code = (int)mc;
@@ -117,7 +116,7 @@ int af_session_perform_many(af_session *s, const af_request *reqs, af_response *
             for (i = 0; i < width; i++) {
                 if (!slots[i].busy)
                     continue;
-                curl_multi_remove_handle(s->multi, s->pool[i]);
+                curl_multi_remove_handle(s->multi, s->pool[i].easy);
                 af_transfer_cleanup(&slots[i].t);
                 af_error_set(&errs[slots[i].index], AF_ERR_OTHER, "%s", curl_multi_strerror(mc));
                 slots[i].busy = 0;
@@ -135,7 +134,7 @@ int af_session_perform_many(af_session *s, const af_request *reqs, af_response *
 struct af_stream {
     af_session *session;
     CURLM *multi;
-    CURL *easy;
+    af_handle h;      /* a handle of its own: the stream may outlive other requests */
     af_transfer t;
     af_response resp;
     af_buf chunk;     /* bytes received since the last af_stream_next */
@@ -158,16 +157,15 @@ af_stream *af_stream_open(af_session *s, const af_request *req, af_error *err)
     af_response_init(&st->resp);
     af_buf_init(&st->chunk, 0);
     st->multi = curl_multi_init();
-    st->easy = af_session_new_easy(s);
-    if (!st->multi || !st->easy) {
+    if (!st->multi || af_handle_init(s, &st->h) != 0) {
         af_error_set(err, AF_ERR_NOMEM, "cannot create libcurl handles for a stream");
         goto fail;
     }
-    if (af_transfer_setup(&st->t, s, st->easy, req, &st->resp, err) != 0)
+    if (af_transfer_setup(&st->t, s, &st->h, req, &st->resp, err) != 0)
         goto fail;
     st->t.sink = &st->chunk;
     st->t.max_body = 0; /* chunks are consumed as they come */
-    if (curl_multi_add_handle(st->multi, st->easy) != CURLM_OK) {
+    if (curl_multi_add_handle(st->multi, st->h.easy) != CURLM_OK) {
         af_transfer_cleanup(&st->t);
         af_error_set(err, AF_ERR_OTHER, "cannot start the stream");
         goto fail;
@@ -213,7 +211,7 @@ int af_stream_next(af_stream *st, const char **data, size_t *len, af_error *err)
         }
     }
     if (st->attached) {
-        curl_multi_remove_handle(st->multi, st->easy);
+        curl_multi_remove_handle(st->multi, st->h.easy);
         st->attached = 0;
         if (af_transfer_finish(&st->t, st->result, err) != 0)
             return -1;
@@ -226,9 +224,9 @@ int af_stream_next(af_stream *st, const char **data, size_t *len, af_error *err)
 const af_response *af_stream_response(const af_stream *st)
 {
     af_response *r = (af_response *)&st->resp;
-    if (!st->finished && st->easy) {
+    if (!st->finished && st->h.easy) {
         /* The status is known once headers arrived, before the body ends. */
-        curl_easy_getinfo(st->easy, CURLINFO_RESPONSE_CODE, &r->status);
+        curl_easy_getinfo(st->h.easy, CURLINFO_RESPONSE_CODE, &r->status);
     }
     return r;
 }
@@ -238,11 +236,10 @@ void af_stream_close(af_stream *st)
     if (!st)
         return;
     if (st->attached) {
-        curl_multi_remove_handle(st->multi, st->easy);
+        curl_multi_remove_handle(st->multi, st->h.easy);
         af_transfer_cleanup(&st->t);
     }
-    if (st->easy)
-        curl_easy_cleanup(st->easy);
+    af_handle_free(&st->h);
     if (st->multi)
         curl_multi_cleanup(st->multi);
     af_response_free(&st->resp);

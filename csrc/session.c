@@ -74,16 +74,6 @@ static void free_opts_strings(af_session_opts *o)
     o->key_password = o->proxy = o->user_agent = NULL;
 }
 
-CURL *af_session_new_easy(af_session *s)
-{
-    CURL *easy = curl_easy_init();
-    if (easy && curl_easy_setopt(easy, CURLOPT_SHARE, s->share) != CURLE_OK) {
-        curl_easy_cleanup(easy);
-        return NULL;
-    }
-    return easy;
-}
-
 af_session *af_session_new(const af_session_opts *opts, af_error *err)
 {
     af_session *s;
@@ -121,8 +111,8 @@ af_session *af_session_new(const af_session_opts *opts, af_error *err)
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    s->easy = af_session_new_easy(s);
-    if (!s->easy) {
+    s->auth_gen = 1;
+    if (af_handle_init(s, &s->main) != 0) {
         af_error_set(err, AF_ERR_NOMEM, "cannot create a libcurl easy handle");
         goto fail;
     }
@@ -141,10 +131,9 @@ void af_session_free(af_session *s)
     if (s->multi)
         curl_multi_cleanup(s->multi);
     for (i = 0; i < s->npool; i++)
-        curl_easy_cleanup(s->pool[i]);
+        af_handle_free(&s->pool[i]);
     free(s->pool);
-    if (s->easy)
-        curl_easy_cleanup(s->easy);
+    af_handle_free(&s->main);
     if (s->share)
         curl_share_cleanup(s->share);
     free_opts_strings(&s->opts);
@@ -170,6 +159,7 @@ int af_session_set_auth(af_session *s, af_auth_kind kind, const char *user,
     s->auth = kind;
     s->auth_user = (char *)u;
     s->auth_secret = (char *)p;
+    s->auth_gen++; /* every handle sets the new credentials before its next request */
     return 0;
 }
 
@@ -206,8 +196,8 @@ int af_session_perform(af_session *s, const af_request *req, af_response *resp,
     CURLcode rc;
 
     af_error_clear(err);
-    if (af_transfer_setup(&t, s, s->easy, req, resp, err) != 0)
+    if (af_transfer_setup(&t, s, &s->main, req, resp, err) != 0)
         return -1;
-    rc = curl_easy_perform(s->easy);
+    rc = curl_easy_perform(s->main.easy);
     return af_transfer_finish(&t, rc, err);
 }

@@ -58,6 +58,7 @@ static int is_method(const char *m, const char *want)
     return strcmp(m, want) == 0;
 }
 
+/* The session's options: set once on each handle (see af_handle). */
 static int apply_session_options(af_transfer *t, af_session *s, CURL *easy, af_error *err)
 {
     const af_session_opts *o = &s->opts;
@@ -99,50 +100,58 @@ static int apply_session_options(af_transfer *t, af_session *s, CURL *easy, af_e
         SETOPT(CURLOPT_ACCEPT_ENCODING, "");
     if (o->max_body_bytes)
         SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body_bytes);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
     return 0;
 }
 
-static int apply_auth(af_transfer *t, af_session *s, CURL *easy, af_error *err)
+/* Credentials: every auth option is set (to NULL where unused), so that nothing of
+ * the previous kind stays on the handle. `kind` is AF_AUTH_NONE for a no_auth
+ * request. */
+static int apply_auth(af_transfer *t, af_session *s, CURL *easy, af_auth_kind kind,
+                      af_error *err)
 {
-    switch (s->auth) {
-    case AF_AUTH_BASIC:
-        SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    /* USERPWD first: it sets (or clears) both the user name and the password */
+    SETOPT(CURLOPT_USERPWD, kind == AF_AUTH_NEGOTIATE ? ":" : NULL);
+    if (kind == AF_AUTH_BASIC) {
         SETOPT(CURLOPT_USERNAME, s->auth_user);
         SETOPT(CURLOPT_PASSWORD, s->auth_secret);
-        break;
-    case AF_AUTH_BEARER:
-        SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-        SETOPT(CURLOPT_XOAUTH2_BEARER, s->auth_secret);
-        break;
-    case AF_AUTH_NEGOTIATE:
-        SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_NEGOTIATE);
-        SETOPT(CURLOPT_USERPWD, ":");
-        break;
-    case AF_AUTH_NONE:
-        break;
+    }
+    SETOPT(CURLOPT_XOAUTH2_BEARER, kind == AF_AUTH_BEARER ? s->auth_secret : NULL);
+    switch (kind) {
+    case AF_AUTH_BASIC: SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC); break;
+    case AF_AUTH_BEARER: SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER); break;
+    case AF_AUTH_NEGOTIATE: SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_NEGOTIATE); break;
+    case AF_AUTH_NONE: SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC); break; /* the default */
     }
     return 0;
 }
 
+/* The method and body, set in full on every request: no option of the previous
+ * request's method may stay behind. */
 static int apply_method_and_body(af_transfer *t, const af_request *req, CURL *easy,
                                  af_error *err)
 {
     const char *m = req->method ? req->method : "GET";
+    int is_get = is_method(m, "GET"), is_head = is_method(m, "HEAD");
 
-    if (is_method(m, "GET") && !req->body)
-        return 0; /* the default after curl_easy_reset */
-    if (is_method(m, "HEAD")) {
-        SETOPT(CURLOPT_NOBODY, 1L);
-        return 0;
-    }
-    SETOPT(CURLOPT_CUSTOMREQUEST, m);
     if (req->body || is_method(m, "POST") || is_method(m, "PUT") || is_method(m, "PATCH")) {
         /* POSTFIELDS with an explicit size: binary-safe, and Content-Length is sent
          * even for an empty body. libcurl does not copy the data: the request outlives
          * the transfer. */
+        SETOPT(CURLOPT_NOBODY, 0L); /* after a HEAD */
         SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         SETOPT(CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        SETOPT(CURLOPT_CUSTOMREQUEST, is_method(m, "POST") ? NULL : m);
+        return 0;
     }
+    /* No body: drop the previous request's (its memory is gone), then back to GET. */
+    SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+    SETOPT(CURLOPT_POSTFIELDS, NULL);
+    SETOPT(CURLOPT_HTTPGET, 1L);
+    if (is_head)
+        SETOPT(CURLOPT_NOBODY, 1L);
+    SETOPT(CURLOPT_CUSTOMREQUEST, is_get || is_head ? NULL : m);
     return 0;
 }
 
@@ -169,9 +178,30 @@ nomem:
     return af_error_set(err, AF_ERR_NOMEM, "out of memory building request headers");
 }
 
-int af_transfer_setup(af_transfer *t, af_session *s, CURL *easy, const af_request *req,
+int af_handle_init(af_session *s, af_handle *h)
+{
+    memset(h, 0, sizeof *h);
+    h->easy = curl_easy_init();
+    if (h->easy && curl_easy_setopt(h->easy, CURLOPT_SHARE, s->share) != CURLE_OK) {
+        curl_easy_cleanup(h->easy);
+        h->easy = NULL;
+    }
+    return h->easy ? 0 : -1;
+}
+
+void af_handle_free(af_handle *h)
+{
+    if (h->easy)
+        curl_easy_cleanup(h->easy);
+    memset(h, 0, sizeof *h);
+}
+
+int af_transfer_setup(af_transfer *t, af_session *s, af_handle *h, const af_request *req,
                       af_response *resp, af_error *err)
 {
+    CURL *easy = h->easy;
+    unsigned long long want_auth = req->no_auth ? 0 : s->auth_gen;
+
     memset(t, 0, sizeof *t);
     t->easy = easy;
     t->resp = resp;
@@ -180,20 +210,27 @@ int af_transfer_setup(af_transfer *t, af_session *s, CURL *easy, const af_reques
     if (!req->url || !*req->url)
         return af_error_set(err, AF_ERR_INVALID, "request has no URL");
 
-    curl_easy_reset(easy); /* keeps connections, DNS and TLS caches, and the share */
     if (build_header_list(t, req, err) != 0)
         return -1;
-    if (apply_session_options(t, s, easy, err) != 0 ||
-        (!req->no_auth && apply_auth(t, s, easy, err) != 0) ||
-        apply_method_and_body(t, req, easy, err) != 0)
+    if (!h->configured) {
+        if (apply_session_options(t, s, easy, err) != 0)
+            return -1;
+        h->configured = 1;
+        h->auth_applied = AF_AUTH_UNKNOWN; /* set the credentials below */
+    }
+    if (h->auth_applied != want_auth) {
+        h->auth_applied = AF_AUTH_UNKNOWN; /* a failure part-way leaves it unknown */
+        if (apply_auth(t, s, easy, req->no_auth ? AF_AUTH_NONE : s->auth, err) != 0)
+            return -1;
+        h->auth_applied = want_auth;
+    }
+    if (apply_method_and_body(t, req, easy, err) != 0)
         return -1;
     SETOPT(CURLOPT_URL, req->url);
     SETOPT(CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : s->opts.timeout_ms);
     SETOPT(CURLOPT_HTTPHEADER, t->headers);
     SETOPT(CURLOPT_ERRORBUFFER, t->errbuf);
-    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
     SETOPT(CURLOPT_WRITEDATA, t);
-    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(CURLOPT_HEADERDATA, t);
     SETOPT(CURLOPT_PRIVATE, t);
     return 0;

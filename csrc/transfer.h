@@ -13,14 +13,27 @@
 
 #include "session.h"
 
+#define AF_AUTH_UNKNOWN (~0ULL)
+
+/* An easy handle and what has been set on it. Session options are set once per
+ * handle and credentials once per change, so a request sets only its own options
+ * (URL, method, body, headers, timeout) instead of resetting the handle. */
+typedef struct af_handle {
+    CURL *easy;
+    int configured;           /* 1 = the session's options are set on it */
+    unsigned long long auth_applied; /* the session's auth_gen set on it; 0 = no
+                                        credentials, AF_AUTH_UNKNOWN = unknown */
+} af_handle;
+
 struct af_session {
     af_session_opts opts;     /* strings are owned copies */
     af_auth_kind auth;
     char *auth_user;
     char *auth_secret;        /* wiped before free */
+    unsigned long long auth_gen; /* starts at 1, bumped by every set_auth */
     CURLSH *share;            /* connection pool, DNS cache, TLS sessions */
-    CURL *easy;               /* used by af_session_perform */
-    CURL **pool;              /* used by af_session_perform_many */
+    af_handle main;           /* used by af_session_perform */
+    af_handle *pool;          /* used by af_session_perform_many */
     size_t npool;
     CURLM *multi;
 };
@@ -36,12 +49,16 @@ typedef struct af_transfer {
     char errbuf[CURL_ERROR_SIZE];
 } af_transfer;
 
-/* Creates an easy handle attached to the session's share. NULL on failure. */
-CURL *af_session_new_easy(af_session *s);
+/* Fills *h with a new easy handle attached to the session's share, not yet
+ * configured. Returns 0, or -1 (h->easy is then NULL). */
+int af_handle_init(af_session *s, af_handle *h);
+/* Frees the handle's easy handle. Idempotent. */
+void af_handle_free(af_handle *h);
 
-/* Configures `easy` for `req`, writing into `resp` (which must be initialised).
- * Returns 0, or -1 with err set (the transfer is then cleaned up). */
-int af_transfer_setup(af_transfer *t, af_session *s, CURL *easy, const af_request *req,
+/* Configures the handle for `req`, writing into `resp` (which must be initialised).
+ * The request's strings must outlive the transfer. Returns 0, or -1 with err set
+ * (the transfer is then cleaned up). */
+int af_transfer_setup(af_transfer *t, af_session *s, af_handle *h, const af_request *req,
                       af_response *resp, af_error *err);
 /* Reads status and timings after libcurl finished with result `rc`; cleans up.
  * Returns 0 on an HTTP response, -1 with err set on a transport failure. */

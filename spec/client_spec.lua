@@ -36,6 +36,11 @@ describe("path and query encoding", function()
     end)
   end
 
+  it("decodes JSON integers as Lua integers", function()
+    local echo = assert(c.dag:get_dags{ limit = 5 })
+    assert.equal("integer", math.type(echo.body_length))
+  end)
+
   it("repeats exploded arrays and writes integral floats without a point", function()
     local echo = assert(c.dag_run:get_dag_runs{ dag_id = "d", state = { "failed", "queued" }, limit = 5.0 })
     assert.matches("state=failed&state=queued", echo.query_raw, 1, true)

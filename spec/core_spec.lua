@@ -200,3 +200,33 @@ describe("airflow.core registry", function()
     assert.equal("2024-01-01T00:00:00.500000Z", core.format_datetime(1704067200.5))
   end)
 end)
+
+describe("airflow.core.integers", function()
+  it("turns the integral floats of a decoded value into integers, in place, at any depth", function()
+    local v = cjson.decode('{"total_entries": 3, "dag_runs": [{"id": 7, "pct": 2.5, "big": 1e300,'
+      .. ' "conf": {"n": [1, 2.0, -0.0]}}], "huge": 1e20}')
+    assert.equal(v, core.integers(v))
+    assert.equal("integer", math.type(v.total_entries))
+    assert.equal("integer", math.type(v.dag_runs[1].id))
+    assert.equal("integer", math.type(v.dag_runs[1].conf.n[2]))
+    assert.equal(2.5, v.dag_runs[1].pct)
+    assert.equal("float", math.type(v.dag_runs[1].big))   -- beyond the integer range: left alone
+    assert.equal("float", math.type(v.huge))
+    assert.equal("integer", math.type(core.integers(5.0)))
+    assert.equal("x", core.integers("x"))
+    assert.equal(cjson.null, core.integers(cjson.null))
+  end)
+
+  it("survives nesting deeper than it converts, and NaN", function()
+    local deep = {}
+    local t = deep
+    for _ = 1, 5000 do t[1], t[2] = {}, 1.0; t = t[1] end
+    assert.equal(deep, core.integers(deep))
+    assert.equal("integer", math.type(deep[2]))   -- converted near the top
+    local below = deep
+    for _ = 1, 2000 do below = below[1] end
+    assert.equal("float", math.type(below[2]))    -- past the depth limit: left as is
+    local nan = core.integers(0 / 0)
+    assert.is_true(nan ~= nan)
+  end)
+end)

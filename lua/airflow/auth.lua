@@ -124,15 +124,27 @@ function M:fetch_token(client)
   return decoded.access_token, M.jwt_expiry(decoded.access_token)
 end
 
+-- The credentials table for the transport. The same table comes back while nothing
+-- changed, so a transport can tell "unchanged" by identity; it lives in the secret
+-- table, away from the object's printable fields.
+local function creds(self, kind, user, secret)
+  local c = self.secret.creds
+  if c and c.kind == kind and c.user == user and c.secret == secret then return c end
+  c = { kind = kind, user = user, secret = secret }
+  self.secret.creds = c
+  return c
+end
+
 --- The credentials to send now, fetching or renewing a token when needed.
--- @return {kind, user, secret} for the transport, or nil, err
+-- @return {kind, user, secret} for the transport (the same table while they are
+--   unchanged), or nil, err
 function M:credentials(client)
   local mode = self.mode
-  if mode == "none" then return { kind = "none" } end
-  if mode == "negotiate" then return { kind = "negotiate" } end
-  if mode == "static" then return { kind = "bearer", secret = self.secret.token } end
+  if mode == "none" then return creds(self, "none") end
+  if mode == "negotiate" then return creds(self, "negotiate") end
+  if mode == "static" then return creds(self, "bearer", nil, self.secret.token) end
   if mode == "password" and self.api == "v1" then
-    return { kind = "basic", user = self.secret.username, secret = self.secret.password or "" }
+    return creds(self, "basic", self.secret.username, self.secret.password or "")
   end
   local now = self.clock()
   if not self.secret.cached or (self.expires_at and now >= self.expires_at - EXPIRY_MARGIN) then
@@ -156,7 +168,7 @@ function M:credentials(client)
     self.secret.cached, self.expires_at = token, expires_at
     self.renewals = (self.renewals or 0) + 1
   end
-  return { kind = "bearer", secret = self.secret.cached }
+  return creds(self, "bearer", nil, self.secret.cached)
 end
 
 return M

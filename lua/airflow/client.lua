@@ -191,18 +191,24 @@ end
 function methods:perform(req, policy)
   local retryable = IDEMPOTENT[req.method] or (policy and policy.retry)
   local attempt, renewed = 1, false
+  local hooks = self.hooks
   while true do
     local creds, cerr = self.auth:credentials(self)
     if not creds then return nil, cerr end
     self.transport:set_auth(creds)
-    local info = { method = req.method, url = req.url, attempt = attempt }
-    call_hook(self, "on_request", info)
-    local t0 = self.now()
-    local res, terr = self.transport:request(req)
-    info.duration = self.now() - t0
-    info.status = res and res.status or nil
-    info.error = terr and terr.code or nil
-    call_hook(self, "on_response", info)
+    local res, terr
+    if hooks.on_request or hooks.on_response then
+      local info = { method = req.method, url = req.url, attempt = attempt }
+      call_hook(self, "on_request", info)
+      local t0 = self.now()
+      res, terr = self.transport:request(req)
+      info.duration = self.now() - t0
+      info.status = res and res.status or nil
+      info.error = terr and terr.code or nil
+      call_hook(self, "on_response", info)
+    else
+      res, terr = self.transport:request(req)
+    end
     local wait
     if res then
       local status = res.status
@@ -230,9 +236,18 @@ function methods:perform(req, policy)
   end
 end
 
+-- Content-Type -> lower-cased media type, remembered: a server sends few distinct
+-- ones (the cache is emptied should one send many, e.g. with varying parameters).
+local media_cache, media_cached = {}, 0
 local function media_of(res)
   local ctype = res.headers["content-type"] or ""
-  return ctype:match("^%s*([^;%s]+)") or ""
+  local media = media_cache[ctype]
+  if not media then
+    media = (ctype:match("^%s*([^;%s]+)") or ""):lower()
+    if media_cached >= 64 then media_cache, media_cached = {}, 0 end
+    media_cache[ctype], media_cached = media, media_cached + 1
+  end
+  return media
 end
 
 --- Turns a transport response into the operation's result: decoded JSON, text,
@@ -244,7 +259,7 @@ function methods.decode(_, res, method, url)
   end
   local body = res.body
   if status == 204 or body == nil or body == "" then return true end
-  local media = media_of(res):lower()
+  local media = media_of(res)
   if media == "application/x-ndjson" then
     local lines = {}
     for line in body:gmatch("[^\n]+") do
@@ -387,14 +402,18 @@ local function resource_table(client, name)
   return setmetatable(res, {
     __index = function(t, opname)
       if type(opname) ~= "string" then return nil end
+      local op -- found on the first call: the client's API never changes once known
       local fn = function(selfres, ...)
         if selfres ~= t then
           fail(2, "call operations with ':' (client.%s:%s(...)), not '.'", name, opname)
         end
-        local api, err = client:api_version()
-        if not api then return nil, err end
-        local op, why = registry.find(api, name .. "." .. opname)
-        if not op then fail(2, "%s", why) end
+        if not op then
+          local api, err = client:api_version()
+          if not api then return nil, err end
+          local found, why = registry.find(api, name .. "." .. opname)
+          if not found then fail(2, "%s", why) end
+          op = found
+        end
         local args, opts = gather(op, 3, ...)
         return client:call(op, args, opts)
       end

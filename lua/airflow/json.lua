@@ -93,30 +93,18 @@ function M.encode(value)
   return M.encode_body(value, nil, nil)
 end
 
-local tointeger = math.tointeger
--- Under Lua 5.3+, lua-cjson 2.1 decodes every number as a float: turn integral
--- ones back into integers, so ids and counts print as 5, not 5.0.
-local function integers(v, depth)
-  if type(v) ~= "table" or depth > 1000 then return v end
-  for k, x in pairs(v) do
-    local t = type(x)
-    if t == "number" then
-      local i = tointeger(x)
-      if i then v[k] = i end
-    elseif t == "table" then
-      integers(x, depth + 1)
-    end
-  end
-  return v
-end
+-- Under Lua 5.3+, lua-cjson 2.1 decodes every number as a float: airflow.core
+-- turns the integral ones back into integers (in C: a page of runs has thousands),
+-- so ids and counts print as 5, not 5.0. Under LuaJIT it changes nothing.
+local integers = core.integers
+local has_integers = math.tointeger ~= nil
 
 local decode = cjson.decode
 --- Decodes JSON text. Returns the value, or nil and a message for invalid JSON.
 function M.decode(text)
   local ok, v = pcall(decode, text)
   if not ok then return nil, (tostring(v):gsub("^.-: ", "")) end
-  if tointeger and type(v) == "table" then integers(v, 0) end
-  if tointeger and type(v) == "number" then v = tointeger(v) or v end
+  if has_integers then v = integers(v) end
   return v
 end
 

@@ -280,6 +280,77 @@ static void test_auth(void)
     af_session_free(s);
 }
 
+/* One request on the session's handle; returns the /echo body (owned by resp). */
+static const char *echo(af_session *s, const char *method, const char *body, int no_auth,
+                        af_response *resp)
+{
+    static af_error e; /* its message may be returned */
+    af_request req;
+    memset(&req, 0, sizeof req);
+    req.method = method;
+    req.url = url("/echo/seq");
+    req.body = body;
+    req.body_len = body ? strlen(body) : 0;
+    req.no_auth = no_auth;
+    af_response_free(resp);
+    af_response_init(resp);
+    if (af_session_perform(s, &req, resp, &e) != 0)
+        return e.message;
+    return af_buf_cstr(&resp->body);
+}
+
+/* The handle is configured once and each request sets only its own options: no
+ * method, body or credential of one request may leak into the next. */
+static void test_handle_reuse(void)
+{
+    static const struct { const char *method, *body, *want_method, *want_len; } seq[] = {
+        {"POST", "{\"a\": 1}", "\"method\": \"POST\"", "\"body_length\": 8"},
+        {"GET", NULL, "\"method\": \"GET\"", "\"body_length\": 0"},
+        {"HEAD", NULL, NULL, NULL},
+        {"PATCH", "{}", "\"method\": \"PATCH\"", "\"body_length\": 2"},
+        {"DELETE", NULL, "\"method\": \"DELETE\"", "\"body_length\": 0"},
+        {"POST", NULL, "\"method\": \"POST\"", "\"body_length\": 0"},
+        {"HEAD", NULL, NULL, NULL},
+        {"PUT", "[1,2]", "\"method\": \"PUT\"", "\"body_length\": 5"},
+        {"GET", NULL, "\"method\": \"GET\"", "\"body_length\": 0"},
+    };
+    af_session *s = new_session(5000, 0);
+    af_response r;
+    af_error e;
+    size_t i;
+    const char *b;
+
+    af_response_init(&r);
+    for (i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        b = echo(s, seq[i].method, seq[i].body, 0, &r);
+        if (!seq[i].want_method) {
+            CHECK(r.status == 200 && r.body.len == 0, "step %zu HEAD: status %ld, %zu body bytes",
+                  i, r.status, r.body.len);
+            continue;
+        }
+        CHECK(strstr(b, seq[i].want_method) && strstr(b, seq[i].want_len),
+              "step %zu %s: %.300s", i, seq[i].method, b);
+    }
+    b = echo(s, "GET", NULL, 0, &r);
+    CHECK(strstr(b, "\"authorization\"") == NULL, "credentials sent before any set_auth: %.300s", b);
+    af_session_set_auth(s, AF_AUTH_BEARER, NULL, "tok-1", &e);
+    b = echo(s, "GET", NULL, 0, &r);
+    CHECK(strstr(b, "Bearer tok-1") != NULL, "bearer not sent: %.300s", b);
+    b = echo(s, "POST", "{}", 1, &r);
+    CHECK(strstr(b, "\"authorization\"") == NULL, "no_auth request sent credentials: %.300s", b);
+    b = echo(s, "GET", NULL, 0, &r);
+    CHECK(strstr(b, "Bearer tok-1") != NULL, "bearer not restored after no_auth: %.300s", b);
+    af_session_set_auth(s, AF_AUTH_BASIC, "alice", "pw", &e);
+    b = echo(s, "GET", NULL, 0, &r);
+    CHECK(strstr(b, "Basic YWxpY2U6cHc=") != NULL && strstr(b, "Bearer") == NULL,
+          "basic after bearer: %.300s", b);
+    af_session_set_auth(s, AF_AUTH_NONE, NULL, NULL, &e);
+    b = echo(s, "GET", NULL, 0, &r);
+    CHECK(strstr(b, "\"authorization\"") == NULL, "credentials sent after auth none: %.300s", b);
+    af_response_free(&r);
+    af_session_free(s);
+}
+
 static void test_many(void)
 {
     enum { N = 32 };
@@ -502,6 +573,7 @@ int main(void)
     test_post_body_no_expect();
     test_protocol();
     test_auth();
+    test_handle_reuse();
     test_failures();
     test_many();
     test_stream();

@@ -19,19 +19,24 @@ function M.new(opts)
   for _, k in ipairs(SESSION_KEYS) do session_opts[k] = opts[k] end
   local session, err = core.session(session_opts)
   if not session then return nil, err end
-  return setmetatable({ session = session, auth_key = nil, name = "curl" }, M)
+  return setmetatable({ session = session, applied = false, name = "curl" }, M)
 end
 
 --- Applies credentials: {kind = "basic"|"bearer"|"negotiate"|"none", user, secret}.
+-- The client hands over the same table while its credentials are unchanged, so an
+-- unchanged table costs one comparison; a different table with the same contents
+-- is still not sent to libcurl again.
 function M:set_auth(auth)
-  local key = auth and (auth.kind .. "\0" .. (auth.user or "") .. "\0" .. (auth.secret or "")) or "none"
-  if key == self.auth_key then return end
-  if auth then
-    self.session:set_auth(auth.kind, auth.user, auth.secret)
-  else
-    self.session:set_auth("none")
+  if auth == self.applied then return end
+  local last = self.applied
+  if not (auth and last and auth.kind == last.kind and auth.user == last.user and auth.secret == last.secret) then
+    if auth then
+      self.session:set_auth(auth.kind, auth.user, auth.secret)
+    else
+      self.session:set_auth("none")
+    end
   end
-  self.auth_key = key
+  self.applied = auth or false
 end
 
 --- Performs one request.
