@@ -145,9 +145,20 @@ static long seconds_to_ms(double s)
 
 /* ---------------------------------------------------------------- session */
 
+/* A session and the scratch space of its :request calls, reused from one call to
+ * the next so that a request makes no garbage of its own: the response buffers,
+ * and the request's header lines. Owned here, so a Lua error in between leaks
+ * nothing; freed by close/__gc. */
 typedef struct lsession {
     af_session *s;
+    af_response resp;
+    af_buf lines;          /* header lines, each NUL-terminated */
+    const char **hdrs;     /* pointers into `lines` */
+    size_t hdrs_cap;
 } lsession;
+
+/* Buffers larger than this are given back after a request rather than kept. */
+#define AF_SCRATCH_KEEP (256 * 1024)
 
 static lsession *check_session(lua_State *L, int idx)
 {
@@ -201,7 +212,9 @@ static int l_session(lua_State *L)
     }
     /* The userdata exists before the session, so __gc frees it whatever happens. */
     ls = lua_newuserdatauv(L, sizeof *ls, 0);
-    ls->s = NULL;
+    memset(ls, 0, sizeof *ls);
+    af_response_init(&ls->resp);
+    af_buf_init(&ls->lines, 0);
     luaL_setmetatable(L, SESSION_MT);
     af_error_clear(&err);
     ls->s = af_session_new(&o, &err);
@@ -216,6 +229,11 @@ static int l_session_close(lua_State *L)
     af_session *s = ls->s;
     ls->s = NULL; /* cleared first: a second close, or __gc after close, is a no-op */
     af_session_free(s);
+    af_response_free(&ls->resp);
+    af_buf_free(&ls->lines);
+    free((void *)ls->hdrs);
+    ls->hdrs = NULL;
+    ls->hdrs_cap = 0;
     return 0;
 }
 
@@ -252,20 +270,94 @@ static int l_session_set_auth(lua_State *L)
 static const char *const request_fields[] = {"method", "url", "headers", "body", "timeout",
                                              "no_auth", NULL};
 
-static void push_header_line(lua_State *L, int anchor, const char *line, size_t len)
+static void check_header_text(lua_State *L, const char *p, size_t len)
 {
-    if (memchr(line, '\r', len) || memchr(line, '\n', len) || memchr(line, '\0', len))
+    if (memchr(p, '\r', len) || memchr(p, '\n', len) || memchr(p, '\0', len))
         luaL_error(L, "airflow.core: request header contains a line break or NUL");
-    lua_pushlstring(L, line, len);
-    lua_rawseti(L, anchor, (int)lua_rawlen(L, anchor) + 1);
 }
 
-/* Parses the request table at idx into *r, anchoring strings in the table at anchor. */
-static void parse_request(lua_State *L, int idx, int anchor, af_request *r)
+/* Where a request's header lines go: Lua strings anchored in a table (requests that
+ * outlive the call: batches, streams), or the session's scratch buffer. */
+typedef struct header_sink {
+    int anchor;      /* the anchor table's index, or 0 for the buffer */
+    size_t first;    /* anchor: its length before this request */
+    lsession *ls;    /* buffer: the session whose scratch it is */
+    size_t n;        /* lines added */
+} header_sink;
+
+/* Adds "name: value" (name non-NULL) or a whole line. */
+static void sink_add(lua_State *L, header_sink *k, const char *name, size_t nlen,
+                     const char *value, size_t vlen)
+{
+    if (name)
+        check_header_text(L, name, nlen);
+    check_header_text(L, value, vlen);
+    if (k->anchor) {
+        if (name)
+            lua_pushfstring(L, "%s: %s", name, value);
+        else
+            lua_pushlstring(L, value, vlen);
+        lua_rawseti(L, k->anchor, (int)lua_rawlen(L, k->anchor) + 1);
+    } else {
+        af_buf *b = &k->ls->lines;
+        if (name) {
+            af_buf_add(b, name, nlen);
+            af_buf_add(b, ": ", 2);
+        }
+        af_buf_add(b, value, vlen);
+        af_buf_addc(b, '\0');
+        if (!af_buf_ok(b))
+            luaL_error(L, "airflow.core: out of memory building request headers");
+    }
+    k->n++;
+}
+
+/* Points r->headers at the sink's lines. */
+static void sink_finish(lua_State *L, header_sink *k, af_request *r)
+{
+    size_t i;
+    const char **lines;
+
+    if (!k->n)
+        return;
+    if (k->anchor) {
+        lines = lua_newuserdatauv(L, k->n * sizeof *lines, 0);
+        for (i = 0; i < k->n; i++) {
+            lua_rawgeti(L, k->anchor, (int)(k->first + i + 1));
+            lines[i] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+        /* anchor the pointer array too (string keys never clash with the lines) */
+        lua_pushfstring(L, "lines%d", (int)k->first);
+        lua_insert(L, -2);
+        lua_rawset(L, k->anchor);
+    } else {
+        lsession *ls = k->ls;
+        const char *p = ls->lines.data;
+        if (k->n > ls->hdrs_cap) {
+            const char **grown = realloc((void *)ls->hdrs, k->n * sizeof *grown);
+            if (!grown)
+                luaL_error(L, "airflow.core: out of memory building request headers");
+            ls->hdrs = grown;
+            ls->hdrs_cap = k->n;
+        }
+        lines = ls->hdrs;
+        for (i = 0; i < k->n; i++) { /* the buffer no longer moves: take the pointers */
+            lines[i] = p;
+            p += strlen(p) + 1;
+        }
+    }
+    r->headers = lines;
+    r->nheaders = k->n;
+}
+
+/* Parses the request table at idx into *r. Header lines go to the anchor table at
+ * `anchor` when it is non-zero, else to the session's scratch (ls). The body, url
+ * and method strings stay anchored by the request table itself. */
+static void parse_request(lua_State *L, int idx, int anchor, lsession *ls, af_request *r)
 {
     const char *what = "airflow.core: request";
-    size_t n, i, first;
-    const char **lines;
+    header_sink k;
 
     idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
     luaL_checktype(L, idx, LUA_TTABLE);
@@ -285,7 +377,13 @@ static void parse_request(lua_State *L, int idx, int anchor, af_request *r)
     r->timeout_ms = seconds_to_ms(opt_number_field(L, idx, "timeout", 0, what));
     r->no_auth = opt_bool_field(L, idx, "no_auth", 0, what);
 
-    first = lua_rawlen(L, anchor);
+    memset(&k, 0, sizeof k);
+    k.anchor = anchor;
+    k.ls = ls;
+    if (anchor)
+        k.first = lua_rawlen(L, anchor);
+    else
+        af_buf_reset(&ls->lines);
     lua_getfield(L, idx, "headers");
     if (!lua_isnil(L, -1)) {
         int h = lua_gettop(L);
@@ -293,39 +391,22 @@ static void parse_request(lua_State *L, int idx, int anchor, af_request *r)
             luaL_error(L, "%s: 'headers' must be a table", what);
         lua_pushnil(L);
         while (lua_next(L, h)) {
-            size_t len;
-            const char *v;
+            size_t nlen, vlen;
+            const char *name, *v;
             if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
                 luaL_error(L, "%s: header values must be strings", what);
+            v = lua_tolstring(L, -1, &vlen); /* a number value becomes a string in place */
             if (lua_type(L, -2) == LUA_TSTRING) {
-                lua_pushfstring(L, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
-                v = lua_tolstring(L, -1, &len);
-                push_header_line(L, anchor, v, len);
-                lua_pop(L, 1);
+                name = lua_tolstring(L, -2, &nlen);
+                sink_add(L, &k, name, nlen, v, vlen);
             } else {
-                v = lua_tolstring(L, -1, &len);
-                push_header_line(L, anchor, v, len);
+                sink_add(L, &k, NULL, 0, v, vlen);
             }
             lua_pop(L, 1);
         }
     }
     lua_pop(L, 1);
-    n = lua_rawlen(L, anchor) - first;
-    if (n) {
-        lines = lua_newuserdatauv(L, n * sizeof *lines, 0);
-        for (i = 0; i < n; i++) {
-            lua_rawgeti(L, anchor, (int)(first + i + 1));
-            lines[i] = lua_tostring(L, -1);
-            lua_pop(L, 1);
-        }
-        /* anchor the pointer array too (string keys never clash with the lines) */
-        lua_pushfstring(L, "lines%d", (int)first);
-        lua_insert(L, -2);
-        lua_rawset(L, anchor);
-        r->headers = lines;
-        r->nheaders = n;
-    }
-    /* the body, url and method strings are anchored by the request table itself */
+    sink_finish(L, &k, r);
 }
 
 /* A batch of responses, freed by __gc. */
@@ -414,21 +495,41 @@ static void push_response(lua_State *L, const af_response *r, int with_body)
     lua_setfield(L, -2, "reused");
 }
 
+/* Empties the scratch response for the next request; storage past
+ * AF_SCRATCH_KEEP is given back, so one huge page is not held for the session's life. */
+static void scratch_reset(lsession *ls)
+{
+    af_response *r = &ls->resp;
+    if (r->body.cap > AF_SCRATCH_KEEP)
+        af_buf_free(&r->body);
+    if (r->headers.cap > AF_SCRATCH_KEEP)
+        af_buf_free(&r->headers);
+    af_buf_reset(&r->body);
+    af_buf_reset(&r->headers);
+    r->status = r->http_version = r->new_connections = 0;
+    r->total_seconds = 0;
+}
+
 /* session:request(req) -> response | nil, err */
 static int l_session_request(lua_State *L)
 {
     lsession *ls = check_session(L, 1);
-    int anchor;
-    batch *b;
+    af_request req;
+    af_error err;
+    int rc;
 
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_newtable(L);
-    anchor = lua_gettop(L);
-    b = new_batch(L, 1);
-    parse_request(L, 2, anchor, &b->reqs[0]);
-    if (af_session_perform(ls->s, &b->reqs[0], &b->resps[0], &b->errs[0]) != 0)
-        return return_error(L, &b->errs[0]);
-    push_response(L, &b->resps[0], 1);
+    parse_request(L, 2, 0, ls, &req);
+    af_error_clear(&err);
+    rc = af_session_perform(ls->s, &req, &ls->resp, &err);
+    if (ls->lines.cap > AF_SCRATCH_KEEP)
+        af_buf_free(&ls->lines);
+    if (rc != 0) {
+        scratch_reset(ls);
+        return return_error(L, &err);
+    }
+    push_response(L, &ls->resp, 1);
+    scratch_reset(ls);
     return 1;
 }
 
@@ -453,7 +554,7 @@ static int l_session_request_many(lua_State *L)
         lua_rawgeti(L, 2, (int)i + 1);
         if (!lua_istable(L, -1))
             luaL_error(L, "airflow.core: request_many: request %d is not a table", (int)i + 1);
-        parse_request(L, -1, anchor, &b->reqs[i]);
+        parse_request(L, -1, anchor, NULL, &b->reqs[i]);
         lua_pop(L, 1);
     }
     af_error_clear(&err);
@@ -502,7 +603,7 @@ static int l_session_stream(lua_State *L)
     luaL_setmetatable(L, STREAM_MT);
     lua_newtable(L);
     anchor = lua_gettop(L);
-    parse_request(L, 2, anchor, &req);
+    parse_request(L, 2, anchor, NULL, &req);
     lua_pushvalue(L, 2);
     lua_rawseti(L, anchor, 0); /* the request table: its body and url strings */
     lua_pushvalue(L, anchor);

@@ -284,9 +284,12 @@ end
 -- @param level the stack level to blame for a bad argument
 -- @param accept an Accept value to send instead of the default (optional)
 function methods:build(op, args, level, accept)
-  local params, body = {}, nil
-  for k, v in pairs(args) do
-    if k == "body" then body = v else params[k] = v end
+  local params, body = args, args.body
+  if body ~= nil then -- the parameters without the body (the caller's table stays as is)
+    params = {}
+    for k, v in pairs(args) do
+      if k ~= "body" then params[k] = v end
+    end
   end
   if op.api == "v2" and op.name == "trigger_dag_run" then
     -- Airflow 3 requires the key; null lets the server pick the run's date
