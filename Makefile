@@ -65,6 +65,12 @@ test: all luajit $(BUILD)/test_core lint
 	$(MAKE) --no-print-directory fuzz-short
 	tools/soak 1000000
 
+# The performance benchmark (bench/run): lua-airflow side by side with a C libcurl
+# ceiling, Python, LuaSocket/LuaSec and curl, against a local nginx; prints the table
+# and writes bench/RESULTS.md and bench/bench.png. Not part of `make test`.
+bench: all
+	bench/run
+
 # 1,000,000 requests through one client against a local nginx: RSS must stay flat.
 soak: all
 	tools/soak 1000000
@@ -86,7 +92,7 @@ setup:
 	tools/setup
 
 lint:
-	luacheck lua bin spec tools examples fuzz
+	luacheck lua bin spec tools examples fuzz bench
 
 # The C tests and the Lua core/client specs under valgrind: no errors, nothing
 # definitely lost (libcurl's and OpenSSL's process-lifetime caches are "still reachable").
