@@ -24,6 +24,7 @@
 
 #define SESSION_MT "airflow.core.session"
 #define STREAM_MT "airflow.core.stream"
+#define EACH_MT "airflow.core.batch_iterator"
 #define BATCH_MT "airflow.core.batch"
 #define BUILT_MT "airflow.core.built"
 #define AF_INTEGERS_MAX_DEPTH 1000 /* as deep as the JSON decoder goes */
@@ -149,8 +150,11 @@ static long seconds_to_ms(double s)
  * the next so that a request makes no garbage of its own: the response buffers,
  * and the request's header lines. Owned here, so a Lua error in between leaks
  * nothing; freed by close/__gc. */
+struct leach;
+
 typedef struct lsession {
     af_session *s;
+    struct leach *active;  /* the running request_each batch, if any */
     af_response resp;
     af_buf lines;          /* header lines, each NUL-terminated */
     const char **hdrs;     /* pointers into `lines` */
@@ -223,10 +227,14 @@ static int l_session(lua_State *L)
     return 1;
 }
 
+static void each_release(lua_State *L, struct leach *e);
+
 static int l_session_close(lua_State *L)
 {
     lsession *ls = luaL_checkudata(L, 1, SESSION_MT);
     af_session *s = ls->s;
+    if (ls->active)
+        each_release(L, ls->active); /* its transfers use this session's handles */
     ls->s = NULL; /* cleared first: a second close, or __gc after close, is a no-op */
     af_session_free(s);
     af_response_free(&ls->resp);
@@ -380,10 +388,19 @@ static void parse_request(lua_State *L, int idx, int anchor, lsession *ls, af_re
     memset(&k, 0, sizeof k);
     k.anchor = anchor;
     k.ls = ls;
-    if (anchor)
+    if (anchor) {
+        /* The strings libcurl will read are kept alive by the anchor, not by the
+         * request table, which the caller may change while the transfer runs. */
+        static const char *const kept[] = {"method", "url", "body"};
+        size_t i;
+        for (i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+            lua_getfield(L, idx, kept[i]);
+            lua_rawseti(L, anchor, (int)lua_rawlen(L, anchor) + 1);
+        }
         k.first = lua_rawlen(L, anchor);
-    else
+    } else {
         af_buf_reset(&ls->lines);
+    }
     lua_getfield(L, idx, "headers");
     if (!lua_isnil(L, -1)) {
         int h = lua_gettop(L);
@@ -576,6 +593,126 @@ static int l_session_request_many(lua_State *L)
         af_response_free(&b->resps[i]);
     }
     return 2;
+}
+
+/* A request_each batch: responses handed over one at a time as they finish. */
+typedef struct leach {
+    af_batch *run;        /* NULL once released */
+    lsession *ls;         /* the session, kept alive by the anchor */
+    af_request *reqs;
+    af_response *resps;
+    af_error *errs;
+    size_t n;
+    int anchor_ref;       /* {session, request strings, header lines} */
+} leach;
+
+static void each_release(lua_State *L, leach *e)
+{
+    size_t i;
+    int ref = e->anchor_ref;
+    af_batch_free(e->run); /* first: in-flight transfers point into the anchored strings */
+    e->run = NULL;
+    if (e->ls && e->ls->active == e)
+        e->ls->active = NULL;
+    e->ls = NULL;
+    if (e->resps)
+        for (i = 0; i < e->n; i++)
+            af_response_free(&e->resps[i]);
+    free(e->resps);
+    free(e->errs);
+    free(e->reqs);
+    e->resps = NULL;
+    e->errs = NULL;
+    e->reqs = NULL;
+    e->anchor_ref = LUA_NOREF;
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+}
+
+static int l_each_close(lua_State *L)
+{
+    each_release(L, luaL_checkudata(L, 1, EACH_MT));
+    return 0;
+}
+
+/* The iterator: -> index, response | index, false, err | nil at the end */
+static int l_each_step(lua_State *L)
+{
+    leach *e = luaL_checkudata(L, 1, EACH_MT);
+    long i;
+
+    if (!e->run)
+        return 0;
+    i = af_batch_next(e->run);
+    if (i < 0) {
+        each_release(L, e);
+        return 0;
+    }
+    lua_pushinteger(L, (lua_Integer)i + 1);
+    if (e->errs[i].code != AF_OK) {
+        lua_pushboolean(L, 0);
+        push_error(L, &e->errs[i]);
+        return 3;
+    }
+    push_response(L, &e->resps[i], 1);
+    af_response_free(&e->resps[i]); /* handed over: not held twice */
+    return 2;
+}
+
+/* session:request_each(reqs [, concurrency]) -> iterator, batch, nil, batch
+ * For `for i, res, err in s:request_each(reqs, 8) do ... end`: each response as
+ * soon as it is complete (in the order they finish), while the others are still in
+ * flight. Breaking out of the loop (Lua 5.4) or batch:close() abandons the rest. */
+static int l_session_request_each(lua_State *L)
+{
+    lsession *ls = check_session(L, 1);
+    lua_Integer conc = luaL_optinteger(L, 3, 8);
+    size_t n, i;
+    int anchor;
+    leach *e;
+    af_error err;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_argcheck(L, conc >= 1 && conc <= 1024, 3, "concurrency must be 1..1024");
+    if (ls->active)
+        return luaL_error(L, "airflow.core: request_each: the session is already running a batch "
+                             "(finish or close it first)");
+    n = lua_rawlen(L, 2);
+    e = lua_newuserdatauv(L, sizeof *e, 0);
+    memset(e, 0, sizeof *e);
+    e->anchor_ref = LUA_NOREF;
+    luaL_setmetatable(L, EACH_MT);
+    e->resps = calloc(n ? n : 1, sizeof *e->resps);
+    e->errs = calloc(n ? n : 1, sizeof *e->errs);
+    e->reqs = calloc(n ? n : 1, sizeof *e->reqs);
+    if (!e->resps || !e->errs || !e->reqs)
+        return luaL_error(L, "airflow.core: out of memory for %d requests", (int)n);
+    e->n = n;
+    for (i = 0; i < n; i++)
+        af_response_init(&e->resps[i]);
+    lua_newtable(L);
+    anchor = lua_gettop(L);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, anchor, "session");
+    for (i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (int)i + 1);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "airflow.core: request_each: request %d is not a table", (int)i + 1);
+        parse_request(L, -1, anchor, NULL, &e->reqs[i]);
+        lua_pop(L, 1);
+    }
+    e->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the anchor */
+    e->run = af_batch_start(ls->s, e->reqs, e->resps, e->errs, n, (int)conc, &err);
+    if (!e->run) {
+        each_release(L, e);
+        return return_error(L, &err);
+    }
+    e->ls = ls;
+    ls->active = e;
+    lua_pushcfunction(L, l_each_step); /* stack: batch, step */
+    lua_pushvalue(L, -2);              /* the state */
+    lua_pushnil(L);                    /* the first control value */
+    lua_pushvalue(L, -4);              /* closed when a for loop ends (Lua 5.4) */
+    return 4;
 }
 
 /* ---------------------------------------------------------------- streams */
@@ -1025,6 +1162,7 @@ int luaopen_airflow_core(lua_State *L)
     static const luaL_Reg session_methods[] = {
         {"request", l_session_request},
         {"request_many", l_session_request_many},
+        {"request_each", l_session_request_each},
         {"stream", l_session_stream},
         {"set_auth", l_session_set_auth},
         {"close", l_session_close},
@@ -1035,6 +1173,10 @@ int luaopen_airflow_core(lua_State *L)
         {"response", l_stream_response},
         {"close", l_stream_close},
         {"__tostring", l_stream_tostring},
+        {NULL, NULL}};
+    static const luaL_Reg each_methods[] = {
+        {"next", l_each_step},
+        {"close", l_each_close},
         {NULL, NULL}};
     static const luaL_Reg no_methods[] = {{NULL, NULL}};
     static const luaL_Reg functions[] = {
@@ -1055,6 +1197,7 @@ int luaopen_airflow_core(lua_State *L)
         return luaL_error(L, "airflow.core: %s", err.message);
     new_class(L, SESSION_MT, session_methods, l_session_close);
     new_class(L, STREAM_MT, stream_methods, l_stream_close);
+    new_class(L, EACH_MT, each_methods, l_each_close);
     new_class(L, BATCH_MT, no_methods, l_batch_gc);
     new_class(L, BUILT_MT, no_methods, l_built_gc);
     luaL_newlib(L, functions);

@@ -39,59 +39,133 @@ typedef struct slot {
     int busy;
 } slot;
 
-int af_session_perform_many(af_session *s, const af_request *reqs, af_response *resps,
-                            af_error *errs, size_t n, int concurrency, af_error *err)
-{
-    size_t width, next = 0, done = 0, i;
-    int running = 0;
+struct af_batch {
+    af_session *s;
+    const af_request *reqs;
+    af_response *resps;
+    af_error *errs;
+    size_t n, width;
+    size_t next;          /* the next request to start */
+    size_t running;       /* transfers in flight */
+    size_t *finished;     /* indexes finished and not yet returned, oldest first */
+    size_t head, tail;    /* the queue is finished[head..tail) */
     slot *slots;
+};
+
+static void batch_finished(af_batch *b, size_t index)
+{
+    b->finished[b->tail++] = index; /* each index once: n entries suffice */
+}
+
+/* Starts requests in free slots, in input order. */
+static void batch_fill(af_batch *b)
+{
+    af_session *s = b->s;
+    size_t i;
+    CURLMcode mc;
+
+    for (i = 0; i < b->width && b->next < b->n; i++) {
+        slot *sl = &b->slots[i];
+        if (sl->busy)
+            continue;
+        sl->index = b->next++;
+        if (af_transfer_setup(&sl->t, s, &s->pool[i], &b->reqs[sl->index], &b->resps[sl->index],
+                              &b->errs[sl->index]) != 0) {
+            batch_finished(b, sl->index);
+            continue;
+        }
+        mc = curl_multi_add_handle(s->multi, s->pool[i].easy);
+        if (mc != CURLM_OK) {
+            af_transfer_cleanup(&sl->t);
+            b->errs[sl->index].curl_code = (int)mc;
+            af_error_set(&b->errs[sl->index], AF_ERR_OTHER, "%s", curl_multi_strerror(mc));
+            batch_finished(b, sl->index);
+            continue;
+        }
+        sl->busy = 1;
+        b->running++;
+    }
+}
+
+/* The multi handle itself failed: fail what is in flight and what is left. */
+static void batch_fail_all(af_batch *b, CURLMcode mc)
+{
+    size_t i;
+    for (i = 0; i < b->width; i++) {
+        if (!b->slots[i].busy)
+            continue;
+        curl_multi_remove_handle(b->s->multi, b->s->pool[i].easy);
+        af_transfer_cleanup(&b->slots[i].t);
+        af_error_set(&b->errs[b->slots[i].index], AF_ERR_OTHER, "%s", curl_multi_strerror(mc));
+        b->slots[i].busy = 0;
+        batch_finished(b, b->slots[i].index);
+    }
+    b->running = 0;
+    for (; b->next < b->n; b->next++) {
+        af_error_set(&b->errs[b->next], AF_ERR_OTHER, "%s", curl_multi_strerror(mc));
+        batch_finished(b, b->next);
+    }
+}
+
+af_batch *af_batch_start(af_session *s, const af_request *reqs, af_response *resps,
+                         af_error *errs, size_t n, int concurrency, af_error *err)
+{
+    af_batch *b;
+    size_t i;
 
     af_error_clear(err);
+    if (s->batch_running) {
+        af_error_set(err, AF_ERR_INVALID, "the session is already running a batch");
+        return NULL;
+    }
     for (i = 0; i < n; i++)
         af_error_clear(&errs[i]);
-    if (n == 0)
-        return 0;
     if (concurrency < 1)
         concurrency = 1;
-    width = (size_t)concurrency < n ? (size_t)concurrency : n;
-    if (ensure_multi(s, err) != 0 || ensure_pool(s, width, err) != 0)
-        return -1;
-    slots = calloc(width, sizeof *slots);
-    if (!slots)
-        return af_error_set(err, AF_ERR_NOMEM, "out of memory for %zu transfers", width);
+    b = calloc(1, sizeof *b);
+    if (!b) {
+        af_error_set(err, AF_ERR_NOMEM, "out of memory starting a batch");
+        return NULL;
+    }
+    b->s = s;
+    b->reqs = reqs;
+    b->resps = resps;
+    b->errs = errs;
+    b->n = n;
+    b->width = (size_t)concurrency < n ? (size_t)concurrency : n;
+    b->finished = calloc(n ? n : 1, sizeof *b->finished);
+    b->slots = calloc(b->width ? b->width : 1, sizeof *b->slots);
+    if (!b->finished || !b->slots) {
+        af_error_set(err, AF_ERR_NOMEM, "out of memory for %zu transfers", n);
+        goto fail;
+    }
+    if (n > 0 && (ensure_multi(s, err) != 0 || ensure_pool(s, b->width, err) != 0))
+        goto fail;
+    s->batch_running = 1;
+    return b;
+fail:
+    free(b->finished);
+    free(b->slots);
+    free(b);
+    return NULL;
+}
 
-    while (done < n) {
+long af_batch_next(af_batch *b)
+{
+    af_session *s = b->s;
+
+    while (b->head == b->tail) {
         CURLMsg *msg;
-        int left, still, finished;
+        int left, still = 0, finished = 0;
         CURLMcode mc;
 
-        /* Fill free slots with the next requests, in input order. */
-        for (i = 0; i < width && next < n; i++) {
-            slot *sl = &slots[i];
-            if (sl->busy)
-                continue;
-            sl->index = next++;
-            if (af_transfer_setup(&sl->t, s, &s->pool[i], &reqs[sl->index],
-                                  &resps[sl->index], &errs[sl->index]) != 0) {
-                done++;
-                continue;
-            }
-            mc = curl_multi_add_handle(s->multi, s->pool[i].easy);
-            if (mc != CURLM_OK) {
-                af_transfer_cleanup(&sl->t);
-                errs[sl->index].curl_code = (int)mc;
-                af_error_set(&errs[sl->index], AF_ERR_OTHER, "%s", curl_multi_strerror(mc));
-                done++;
-                continue;
-            }
-            sl->busy = 1;
-            running++;
-        }
-        if (running == 0)
-            continue; /* every remaining request failed to start; loop refills or ends */
+        if (b->next >= b->n && b->running == 0)
+            return -1; /* every request was started and returned */
+        batch_fill(b);
+        if (b->head != b->tail || b->running == 0)
+            continue; /* a request failed to start: hand it back first */
 
         mc = curl_multi_perform(s->multi, &still);
-        finished = 0;
         while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
             af_transfer *t = NULL;
             slot *sl;
@@ -100,34 +174,57 @@ int af_session_perform_many(af_session *s, const af_request *reqs, af_response *
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
             sl = (slot *)t; /* af_transfer is the first member of slot */
             curl_multi_remove_handle(s->multi, msg->easy_handle);
-            af_transfer_finish(&sl->t, msg->data.result, &errs[sl->index]);
+            af_transfer_finish(&sl->t, msg->data.result, &b->errs[sl->index]);
             sl->busy = 0;
-            running--;
-            done++;
+            b->running--;
+            batch_finished(b, sl->index);
             finished++;
+        }
+        /* Start the next requests at once, before the caller gets the finished
+         * ones: the server works on them while the caller reads its response. */
+        if (finished > 0 && b->next < b->n && mc == CURLM_OK) {
+            batch_fill(b);
+            mc = curl_multi_perform(s->multi, &still);
         }
         /* Wait for sockets only when nothing finished: a finished transfer frees a
          * slot to refill at once, and polling with nothing in flight would sleep
          * the whole timeout. */
         if (mc == CURLM_OK && finished == 0 && still > 0)
             mc = curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
-        if (mc != CURLM_OK) {
-            /* The multi handle itself failed: fail what is in flight and what is left. */
-            for (i = 0; i < width; i++) {
-                if (!slots[i].busy)
-                    continue;
-                curl_multi_remove_handle(s->multi, s->pool[i].easy);
-                af_transfer_cleanup(&slots[i].t);
-                af_error_set(&errs[slots[i].index], AF_ERR_OTHER, "%s", curl_multi_strerror(mc));
-                slots[i].busy = 0;
-                done++;
-            }
-            for (; next < n; next++, done++)
-                af_error_set(&errs[next], AF_ERR_OTHER, "%s", curl_multi_strerror(mc));
-            running = 0;
-        }
+        if (mc != CURLM_OK)
+            batch_fail_all(b, mc);
     }
-    free(slots);
+    return (long)b->finished[b->head++];
+}
+
+void af_batch_free(af_batch *b)
+{
+    size_t i;
+    if (!b)
+        return;
+    /* Transfers still in flight are abandoned: their connections are closed by
+     * libcurl, not reused half-read. */
+    for (i = 0; i < b->width; i++) {
+        if (!b->slots[i].busy)
+            continue;
+        curl_multi_remove_handle(b->s->multi, b->s->pool[i].easy);
+        af_transfer_cleanup(&b->slots[i].t);
+    }
+    b->s->batch_running = 0;
+    free(b->finished);
+    free(b->slots);
+    free(b);
+}
+
+int af_session_perform_many(af_session *s, const af_request *reqs, af_response *resps,
+                            af_error *errs, size_t n, int concurrency, af_error *err)
+{
+    af_batch *b = af_batch_start(s, reqs, resps, errs, n, concurrency, err);
+    if (!b)
+        return -1;
+    while (af_batch_next(b) >= 0)
+        ;
+    af_batch_free(b);
     return 0;
 }
 

@@ -99,6 +99,20 @@ int af_session_perform(af_session *s, const af_request *req, af_response *resp,
 int af_session_perform_many(af_session *s, const af_request *reqs, af_response *resps,
                             af_error *errs, size_t n, int concurrency, af_error *err);
 
+/* The same, one response at a time as each finishes, so the caller can use a
+ * response while the others are still in flight. A session runs one batch at a
+ * time (a second af_batch_start fails with AF_ERR_INVALID); single requests may be
+ * made meanwhile. The batch borrows reqs, resps and errs until af_batch_free. */
+typedef struct af_batch af_batch;
+/* Starts the batch; returns NULL with err set on failure. */
+af_batch *af_batch_start(af_session *s, const af_request *reqs, af_response *resps,
+                         af_error *errs, size_t n, int concurrency, af_error *err);
+/* Runs transfers until one more request has finished and returns its index
+ * (resps[i] or errs[i] then holds its outcome), or -1 once every index was returned. */
+long af_batch_next(af_batch *b);
+/* Ends the batch, abandoning transfers still in flight, and frees it. NULL is fine. */
+void af_batch_free(af_batch *b);
+
 /* Streaming: one request whose body is handed over in chunks as it arrives. */
 typedef struct af_stream af_stream;
 /* Starts a request; returns NULL with err set on failure. */

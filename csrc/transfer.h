@@ -33,9 +33,10 @@ struct af_session {
     unsigned long long auth_gen; /* starts at 1, bumped by every set_auth */
     CURLSH *share;            /* connection pool, DNS cache, TLS sessions */
     af_handle main;           /* used by af_session_perform */
-    af_handle *pool;          /* used by af_session_perform_many */
+    af_handle *pool;          /* used by batches (af_batch_start) */
     size_t npool;
     CURLM *multi;
+    int batch_running;        /* 1 while a batch uses the pool and the multi */
 };
 
 typedef struct af_transfer {

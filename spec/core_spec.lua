@@ -168,6 +168,88 @@ describe("session:request_many", function()
   end)
 end)
 
+describe("session:request_each", function()
+  it("hands over each response as it finishes, while the others are in flight", function()
+    local s = core.session()
+    -- request i is delayed (6 - i) * 60 ms: they finish in reverse order
+    local reqs = {}
+    for i = 1, 5 do reqs[i] = { url = base .. "/delay/" .. (6 - i) * 60 } end
+    local seen, t0 = {}, core.now()
+    local first_at
+    for i, res, err in s:request_each(reqs, 5) do
+      assert.is_nil(err)
+      assert.equal((6 - i) * 60, cjson.decode(res.body).delayed_ms)
+      seen[#seen + 1] = i
+      first_at = first_at or core.now() - t0
+    end
+    assert.same({ 5, 4, 3, 2, 1 }, seen)
+    -- the first (60 ms) came long before the last (300 ms) had finished
+    assert.is_true(first_at < 0.25, ("first response after %.2f s"):format(first_at))
+    s:close()
+  end)
+
+  it("runs 32 requests 8 at a time, each index once, failures in their own step", function()
+    local s = core.session()
+    local reqs = {}
+    for i = 1, 32 do reqs[i] = { url = base .. "/delay/100?i=" .. i } end
+    reqs[7] = { url = "http://127.0.0.1:" .. closed_port() .. "/" }
+    local count, t0 = {}, core.now()
+    for i, res, err in s:request_each(reqs, 8) do
+      count[i] = (count[i] or 0) + 1
+      if i == 7 then
+        assert.is_false(res)
+        assert.equal("connect", err.code)
+      else
+        assert.equal(200, res.status)
+      end
+    end
+    local elapsed = core.now() - t0
+    for i = 1, 32 do assert.equal(1, count[i]) end
+    assert.is_true(elapsed < 1.0, ("took %.2f s"):format(elapsed))
+    s:close()
+  end)
+
+  it("keeps the request's strings even when the caller changes its tables", function()
+    local s = core.session()
+    local reqs = { { url = base .. "/delay/50?keep=" .. ("x"):rep(100), headers = { ["X-Keep"] = ("y"):rep(64) } } }
+    local step, batch = s:request_each(reqs, 1)
+    reqs[1].url, reqs[1].headers = nil, nil
+    reqs[1] = nil
+    collectgarbage()
+    collectgarbage()
+    local i, res = step(batch)
+    assert.equal(1, i)
+    local echo = cjson.decode(res.body)
+    assert.equal(50, echo.delayed_ms)
+    assert.is_nil(step(batch))
+    s:close()
+  end)
+
+  it("abandons the rest on close, allows one batch at a time, and the session stays usable", function()
+    local s = core.session()
+    local reqs = {}
+    for i = 1, 8 do reqs[i] = { url = base .. "/delay/100?i=" .. i } end
+    local step, batch = s:request_each(reqs, 2)
+    assert.has_error(function() s:request_each(reqs, 2) end,
+      "airflow.core: request_each: the session is already running a batch (finish or close it first)")
+    local i = step(batch)
+    assert.is_number(i)
+    batch:close()
+    assert.is_nil(step(batch))
+    batch:close() -- twice is fine
+    local n = 0
+    for _, res in s:request_each({ { url = base .. "/echo/again" } }, 1) do
+      assert.equal(200, res.status)
+      n = n + 1
+    end
+    assert.equal(1, n)
+    -- closing the session ends a running batch too
+    step, batch = s:request_each(reqs, 2)
+    s:close()
+    assert.is_nil(step(batch))
+  end)
+end)
+
 describe("session:stream", function()
   it("hands chunks over as they arrive", function()
     local s = core.session()

@@ -175,6 +175,45 @@ function methods:send_many(reqs, concurrency)
   return resps, errs
 end
 
+--- Sends many requests at once through the transport and iterates over the
+-- responses as each finishes (`for i, res, err in client:send_each(reqs, n)`), so
+-- a response can be used while the others are in flight. Each is reported to the
+-- hooks. A transport without request_each sends them all, then iterates.
+-- @return iterator (-> i, response | i, false, err), nil, nil, and a value to close
+--   to abandon the rest early (nil when there is nothing to close)
+function methods:send_each(reqs, concurrency)
+  local transport = self.transport
+  if not transport.request_each then
+    local resps, errs = self:send_many(reqs, concurrency)
+    local i = 0
+    return function()
+      i = i + 1
+      if i <= #reqs then return i, resps[i], errs[i] end
+    end
+  end
+  for _, req in ipairs(reqs) do
+    call_hook(self, "on_request", { method = req.method, url = req.url, attempt = 1 })
+  end
+  local t0 = self.now()
+  local step, state, _, closing = transport:request_each(reqs, concurrency)
+  if not step then -- the batch could not start: every request fails with its error
+    local err, i = state, 0
+    return function()
+      i = i + 1
+      if i <= #reqs then return i, false, err end
+    end
+  end
+  return function()
+    local i, res, err = step(state)
+    if i then
+      local req = reqs[i]
+      call_hook(self, "on_response", { method = req.method, url = req.url, attempt = 1,
+        duration = self.now() - t0, status = res and res.status or nil, error = err and err.code or nil })
+    end
+    return i, res, err
+  end, nil, nil, closing
+end
+
 --- Seconds to wait before retry `attempt` (1-based): Retry-After when the server
 -- gave one (capped), else exponential backoff with full jitter.
 function methods:backoff(attempt, retry_after)

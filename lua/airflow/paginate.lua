@@ -134,7 +134,7 @@ function M.collect(client, ref, args, opts)
     end
   end
 
-  if #offsets > 0 and concurrency > 1 and client.transport.request_many then
+  if #offsets > 0 and concurrency > 1 and (client.transport.request_each or client.transport.request_many) then
     local creds, cerr = client.auth:credentials(client)
     if not creds then return nil, cerr end
     client.transport:set_auth(creds)
@@ -145,11 +145,18 @@ function M.collect(client, ref, args, opts)
       pa.limit = a.limit or page_size
       reqs[i] = client:build(op, pa, 2)
     end
-    local resps = client:send_many(reqs, concurrency)
-    for i, res in ipairs(reqs) do
-      local r = resps[i]
-      local page
-      if r and r.status >= 200 and r.status < 300 then page = client:decode(r, res.method, res.url) end
+    -- each page is decoded as soon as it arrives, while the others are in flight
+    local pages = {}
+    for i, r in client:send_each(reqs, concurrency) do
+      if r and r.status >= 200 and r.status < 300 then
+        pages[i] = client:decode(r, reqs[i].method, reqs[i].url) or false
+      else
+        pages[i] = false
+      end
+    end
+    for i, req in ipairs(reqs) do
+      local page = pages[i]
+      pages[i] = nil
       if not page then
         -- a failed page (or an expired token) goes through the full pipeline again
         local again = copy(a)
@@ -157,7 +164,7 @@ function M.collect(client, ref, args, opts)
         page, err = client:call(op, again)
         if not page then return nil, err end
       end
-      local got, gerr = items_of(op, page, res.method, res.url)
+      local got, gerr = items_of(op, page, req.method, req.url)
       if not got then return nil, gerr end
       for _, v in ipairs(got) do out[#out + 1] = v end
       if #got < page_size and i < #offsets then

@@ -21,9 +21,9 @@ local function log_line(ui, method, url, status, seconds, note)
     seconds * 1000, note or ""))
 end
 
--- The transport, wrapped to draw the --all progress line: concurrent pages are
--- sent in batches of `concurrency` so the line moves. (Every request is logged
--- for --verbose by the library's hooks, below.)
+-- The transport, wrapped to draw the --all progress line: request_each moves it as
+-- each page arrives; request_many sends in batches of `concurrency` so that it
+-- moves. (Every request is logged for --verbose by the library's hooks, below.)
 local Wrapped = {}
 Wrapped.__index = function(self, key)
   local inner = rawget(self, "_inner")
@@ -51,11 +51,28 @@ local function request_many(self, reqs, concurrency)
   return resps, errs
 end
 
+-- The progress line moves as each page arrives.
+local function request_each(self, reqs, concurrency)
+  local inner, ui = self._inner, self._ui
+  local step, state, init, closing = inner:request_each(reqs, concurrency)
+  if not step or not ui.progress then return step, state, init, closing end
+  local done = 0
+  return function(st, ctl)
+    local i, res, err = step(st, ctl)
+    if i then
+      done = done + 1
+      ui.progress(done + 1, #reqs + 1)
+    end
+    return i, res, err
+  end, state, init, closing
+end
+
 local function make_transport(opts, ui)
   local inner, err = curl.new(opts)
   if not inner then return nil, Error.from_transport(err) end
   local w = setmetatable({ _inner = inner, _ui = ui }, Wrapped)
   w.request_many = request_many
+  w.request_each = request_each
   return w
 end
 

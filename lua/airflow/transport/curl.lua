@@ -50,6 +50,13 @@ function M:request_many(reqs, concurrency)
   return self.session:request_many(reqs, concurrency)
 end
 
+--- Performs many requests, at most `concurrency` at once, handing each response
+-- over as soon as it finishes: `for i, res, err in t:request_each(reqs, n)`.
+-- @return the iterator, its state, nil, and the batch (to close early); or nil, err
+function M:request_each(reqs, concurrency)
+  return self.session:request_each(reqs, concurrency)
+end
+
 --- Opens a streamed request (see airflow.core stream:next()).
 function M:stream(req)
   return self.session:stream(req)
