@@ -25,7 +25,6 @@
 #define SESSION_MT "airflow.core.session"
 #define STREAM_MT "airflow.core.stream"
 #define EACH_MT "airflow.core.batch_iterator"
-#define BATCH_MT "airflow.core.batch"
 #define BUILT_MT "airflow.core.built"
 #define AF_INTEGERS_MAX_DEPTH 1000 /* as deep as the JSON decoder goes */
 
@@ -426,45 +425,6 @@ static void parse_request(lua_State *L, int idx, int anchor, lsession *ls, af_re
     sink_finish(L, &k, r);
 }
 
-/* A batch of responses, freed by __gc. */
-typedef struct batch {
-    size_t n;
-    af_response *resps;
-    af_error *errs;
-    af_request *reqs;
-} batch;
-
-static batch *new_batch(lua_State *L, size_t n)
-{
-    batch *b = lua_newuserdatauv(L, sizeof *b, 0);
-    size_t i;
-    memset(b, 0, sizeof *b);
-    luaL_setmetatable(L, BATCH_MT);
-    b->resps = calloc(n ? n : 1, sizeof *b->resps);
-    b->errs = calloc(n ? n : 1, sizeof *b->errs);
-    b->reqs = calloc(n ? n : 1, sizeof *b->reqs);
-    if (!b->resps || !b->errs || !b->reqs)
-        luaL_error(L, "airflow.core: out of memory for %d requests", (int)n);
-    b->n = n;
-    for (i = 0; i < n; i++)
-        af_response_init(&b->resps[i]);
-    return b;
-}
-
-static int l_batch_gc(lua_State *L)
-{
-    batch *b = luaL_checkudata(L, 1, BATCH_MT);
-    size_t i;
-    if (b->resps)
-        for (i = 0; i < b->n; i++)
-            af_response_free(&b->resps[i]);
-    free(b->resps);
-    free(b->errs);
-    free(b->reqs);
-    memset(b, 0, sizeof *b);
-    return 0;
-}
-
 /* Pushes a table of lower-cased header names -> values (repeats joined by ", "). */
 static void push_headers(lua_State *L, const af_buf *raw)
 {
@@ -550,52 +510,9 @@ static int l_session_request(lua_State *L)
     return 1;
 }
 
-/* session:request_many(reqs [, concurrency]) -> responses, errors
- * responses[i] is a response or false; errors[i] is an error table or nil. */
-static int l_session_request_many(lua_State *L)
-{
-    lsession *ls = check_session(L, 1);
-    lua_Integer conc = luaL_optinteger(L, 3, 8);
-    size_t n, i;
-    int anchor;
-    batch *b;
-    af_error err;
-
-    luaL_checktype(L, 2, LUA_TTABLE);
-    luaL_argcheck(L, conc >= 1 && conc <= 1024, 3, "concurrency must be 1..1024");
-    n = lua_rawlen(L, 2);
-    lua_newtable(L);
-    anchor = lua_gettop(L);
-    b = new_batch(L, n);
-    for (i = 0; i < n; i++) {
-        lua_rawgeti(L, 2, (int)i + 1);
-        if (!lua_istable(L, -1))
-            luaL_error(L, "airflow.core: request_many: request %d is not a table", (int)i + 1);
-        parse_request(L, -1, anchor, NULL, &b->reqs[i]);
-        lua_pop(L, 1);
-    }
-    af_error_clear(&err);
-    if (af_session_perform_many(ls->s, b->reqs, b->resps, b->errs, n, (int)conc, &err) != 0)
-        return return_error(L, &err);
-    lua_createtable(L, (int)n, 0);
-    lua_createtable(L, (int)n, 0);
-    for (i = 0; i < n; i++) {
-        if (b->errs[i].code == AF_OK) {
-            push_response(L, &b->resps[i], 1);
-            lua_rawseti(L, -3, (int)i + 1);
-        } else {
-            lua_pushboolean(L, 0);
-            lua_rawseti(L, -3, (int)i + 1);
-            push_error(L, &b->errs[i]);
-            lua_rawseti(L, -2, (int)i + 1);
-        }
-        /* free as we go: a big batch is not held twice */
-        af_response_free(&b->resps[i]);
-    }
-    return 2;
-}
-
-/* A request_each batch: responses handed over one at a time as they finish. */
+/* A batch of requests run by af_batch: their strings anchored, their responses
+ * and errors owned here until handed over. Freed by each_release (close, __gc, or
+ * the end of the batch). */
 typedef struct leach {
     af_batch *run;        /* NULL once released */
     lsession *ls;         /* the session, kept alive by the anchor */
@@ -634,6 +551,85 @@ static int l_each_close(lua_State *L)
     return 0;
 }
 
+/* Reads session:<what>(reqs [, concurrency]) and starts the batch. Pushes the batch
+ * userdata and returns it, or returns NULL with err set (the batch pushed anyway). */
+static leach *each_start(lua_State *L, const char *what, af_error *err)
+{
+    lsession *ls = check_session(L, 1);
+    lua_Integer conc = luaL_optinteger(L, 3, 8);
+    size_t n, i;
+    int anchor;
+    leach *e;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_argcheck(L, conc >= 1 && conc <= 1024, 3, "concurrency must be 1..1024");
+    if (ls->active)
+        luaL_error(L, "airflow.core: %s: the session is already running a batch "
+                      "(finish or close it first)", what);
+    n = lua_rawlen(L, 2);
+    e = lua_newuserdatauv(L, sizeof *e, 0);
+    memset(e, 0, sizeof *e);
+    e->anchor_ref = LUA_NOREF;
+    luaL_setmetatable(L, EACH_MT);
+    e->resps = calloc(n ? n : 1, sizeof *e->resps);
+    e->errs = calloc(n ? n : 1, sizeof *e->errs);
+    e->reqs = calloc(n ? n : 1, sizeof *e->reqs);
+    if (!e->resps || !e->errs || !e->reqs)
+        luaL_error(L, "airflow.core: out of memory for %d requests", (int)n);
+    e->n = n;
+    for (i = 0; i < n; i++)
+        af_response_init(&e->resps[i]);
+    lua_newtable(L);
+    anchor = lua_gettop(L);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, anchor, "session");
+    for (i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (int)i + 1);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "airflow.core: %s: request %d is not a table", what, (int)i + 1);
+        parse_request(L, -1, anchor, NULL, &e->reqs[i]);
+        lua_pop(L, 1);
+    }
+    e->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the anchor */
+    e->run = af_batch_start(ls->s, e->reqs, e->resps, e->errs, n, (int)conc, err);
+    if (!e->run) {
+        each_release(L, e);
+        return NULL;
+    }
+    e->ls = ls;
+    ls->active = e;
+    return e;
+}
+
+/* session:request_many(reqs [, concurrency]) -> responses, errors
+ * responses[i] is a response or false; errors[i] is an error table or nil. */
+static int l_session_request_many(lua_State *L)
+{
+    af_error err;
+    leach *e = each_start(L, "request_many", &err);
+    long i;
+
+    if (!e)
+        return return_error(L, &err);
+    lua_createtable(L, (int)e->n, 0);
+    lua_createtable(L, (int)e->n, 0);
+    while ((i = af_batch_next(e->run)) >= 0) {
+        if (e->errs[i].code == AF_OK) {
+            push_response(L, &e->resps[i], 1);
+            lua_rawseti(L, -3, (int)i + 1);
+        } else {
+            lua_pushboolean(L, 0);
+            lua_rawseti(L, -3, (int)i + 1);
+            push_error(L, &e->errs[i]);
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+        /* free as we go: a big batch is not held twice */
+        af_response_free(&e->resps[i]);
+    }
+    each_release(L, e);
+    return 2;
+}
+
 /* The iterator: -> index, response | index, false, err | nil at the end */
 static int l_each_step(lua_State *L)
 {
@@ -664,50 +660,9 @@ static int l_each_step(lua_State *L)
  * flight. Breaking out of the loop (Lua 5.4) or batch:close() abandons the rest. */
 static int l_session_request_each(lua_State *L)
 {
-    lsession *ls = check_session(L, 1);
-    lua_Integer conc = luaL_optinteger(L, 3, 8);
-    size_t n, i;
-    int anchor;
-    leach *e;
     af_error err;
-
-    luaL_checktype(L, 2, LUA_TTABLE);
-    luaL_argcheck(L, conc >= 1 && conc <= 1024, 3, "concurrency must be 1..1024");
-    if (ls->active)
-        return luaL_error(L, "airflow.core: request_each: the session is already running a batch "
-                             "(finish or close it first)");
-    n = lua_rawlen(L, 2);
-    e = lua_newuserdatauv(L, sizeof *e, 0);
-    memset(e, 0, sizeof *e);
-    e->anchor_ref = LUA_NOREF;
-    luaL_setmetatable(L, EACH_MT);
-    e->resps = calloc(n ? n : 1, sizeof *e->resps);
-    e->errs = calloc(n ? n : 1, sizeof *e->errs);
-    e->reqs = calloc(n ? n : 1, sizeof *e->reqs);
-    if (!e->resps || !e->errs || !e->reqs)
-        return luaL_error(L, "airflow.core: out of memory for %d requests", (int)n);
-    e->n = n;
-    for (i = 0; i < n; i++)
-        af_response_init(&e->resps[i]);
-    lua_newtable(L);
-    anchor = lua_gettop(L);
-    lua_pushvalue(L, 1);
-    lua_setfield(L, anchor, "session");
-    for (i = 0; i < n; i++) {
-        lua_rawgeti(L, 2, (int)i + 1);
-        if (!lua_istable(L, -1))
-            luaL_error(L, "airflow.core: request_each: request %d is not a table", (int)i + 1);
-        parse_request(L, -1, anchor, NULL, &e->reqs[i]);
-        lua_pop(L, 1);
-    }
-    e->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the anchor */
-    e->run = af_batch_start(ls->s, e->reqs, e->resps, e->errs, n, (int)conc, &err);
-    if (!e->run) {
-        each_release(L, e);
+    if (!each_start(L, "request_each", &err))
         return return_error(L, &err);
-    }
-    e->ls = ls;
-    ls->active = e;
     lua_pushcfunction(L, l_each_step); /* stack: batch, step */
     lua_pushvalue(L, -2);              /* the state */
     lua_pushnil(L);                    /* the first control value */
@@ -1198,7 +1153,6 @@ int luaopen_airflow_core(lua_State *L)
     new_class(L, SESSION_MT, session_methods, l_session_close);
     new_class(L, STREAM_MT, stream_methods, l_stream_close);
     new_class(L, EACH_MT, each_methods, l_each_close);
-    new_class(L, BATCH_MT, no_methods, l_batch_gc);
     new_class(L, BUILT_MT, no_methods, l_built_gc);
     luaL_newlib(L, functions);
     return 1;
