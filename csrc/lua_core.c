@@ -432,8 +432,13 @@ static void push_headers(lua_State *L, const af_buf *raw)
     const char *name, *value;
     size_t nlen, vlen, i;
     char lower[AF_HEADER_NAME_MAX + 1];
+    int count = 0;
 
-    lua_newtable(L);
+    /* sized up front: growing a table rehashes it at every power of two */
+    af_header_iter_init(&it, raw->data, raw->len);
+    while (af_header_next(&it, &name, &nlen, &value, &vlen))
+        count++;
+    lua_createtable(L, 0, count);
     af_header_iter_init(&it, raw->data, raw->len);
     while (af_header_next(&it, &name, &nlen, &value, &vlen)) {
         for (i = 0; i < nlen; i++)

@@ -251,8 +251,8 @@ function methods:perform(req, policy)
     local wait
     if res then
       local status = res.status
-      if self.auth:can_renew() and not renewed and
-         (status == 401 or (status == 403 and self.auth:expired())) then
+      if (status == 401 or status == 403) and not renewed and self.auth:can_renew() and
+         (status == 401 or self.auth:expired()) then
         -- the token was refused or has lapsed: renew once and replay
         self.auth:invalidate()
         renewed = true
@@ -358,8 +358,13 @@ function methods:build(op, args, level, accept)
   end
   if accept and not has_accept then
     headers[#headers + 1] = "Accept: " .. accept
-  elseif not has_accept and (op.response_media or ""):find("json", 1, true) then
-    headers[#headers + 1] = "Accept: application/json"
+  elseif not has_accept then
+    local wants_json = op.wants_json
+    if wants_json == nil then -- worked out once per operation
+      wants_json = (op.response_media or ""):find("json", 1, true) ~= nil
+      op.wants_json = wants_json
+    end
+    if wants_json then headers[#headers + 1] = "Accept: application/json" end
   end
   return { method = method, url = url, headers = headers, body = text }
 end
@@ -404,6 +409,9 @@ function methods:close()
   if self.transport.close then self.transport:close() end
 end
 
+-- The arguments of a call without any: shared, since nothing writes to them.
+local NO_ARGS = setmetatable({}, { __newindex = function() error("airflow: internal: NO_ARGS is read-only", 2) end })
+
 -- Arguments of a method call: leading non-table values fill the path parameters
 -- in path order, then an optional args table, then an optional options table.
 local function gather(op, level, ...)
@@ -420,7 +428,7 @@ local function gather(op, level, ...)
   if args ~= nil and type(args) ~= "table" then
     fail(level, "%s.%s: expected an arguments table, got %s", op.resource, op.name, type(args))
   end
-  if not positional then return args or {}, opts end
+  if not positional then return args or NO_ARGS, opts end
   if #positional > #op.path_params then
     fail(level, "%s.%s takes %d positional argument(s) (%s), got %d", op.resource, op.name,
       #op.path_params, table.concat(op.path_params, ", "), #positional)
