@@ -14,6 +14,14 @@ void af_built_init(af_built *b)
     b->nheaders = 0;
 }
 
+void af_built_reset(af_built *b)
+{
+    b->method = NULL;
+    af_buf_reset(&b->url);
+    af_buf_reset(&b->headers);
+    b->nheaders = 0;
+}
+
 void af_built_free(af_built *b)
 {
     af_buf_free(&b->url);

@@ -47,8 +47,10 @@ typedef struct af_built {
     size_t nheaders;
 } af_built;
 
-/* Initialises / frees the output buffers (free is idempotent). */
+/* Initialises / empties (keeping the storage, for reuse) / frees the output
+ * buffers (free is idempotent). */
 void af_built_init(af_built *b);
+void af_built_reset(af_built *b);
 void af_built_free(af_built *b);
 
 /* Builds the request for `op`. base_url is the server root without a trailing

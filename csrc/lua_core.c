@@ -867,6 +867,12 @@ static int l_built_gc(lua_State *L)
     return 0;
 }
 
+/* core.build's output buffers, one per Lua state (an upvalue of build). */
+typedef struct build_scratch {
+    af_built built;  /* first: freed by l_built_gc through the BUILT_MT metatable */
+    int busy;        /* a call is filling or reading `built` */
+} build_scratch;
+
 /* Reads one scalar argument value at stack top into v; returns 0, or -1 if not a scalar. */
 static int read_scalar(lua_State *L, int idx, af_value *v)
 {
@@ -908,6 +914,7 @@ static int l_build(lua_State *L)
     af_arg *args;
     af_value *items;
     af_built *out;
+    build_scratch *scratch;
     af_error err;
     const char *h;
 
@@ -975,10 +982,24 @@ static int l_build(lua_State *L)
         lua_pop(L, 1);
     }
 
-    out = lua_newuserdatauv(L, sizeof *out, 0);
-    af_built_init(out);
-    luaL_setmetatable(L, BUILT_MT);
+    /* The output goes to this Lua state's scratch, reused from call to call: a
+     * userdata with a finalizer per call made every request measurably slower (the
+     * collector's finalizer work; bench/). A call that finds the scratch busy (from
+     * a finalizer run by the collector during the pushes below, or after such a
+     * push raised) gets a userdata of its own instead. */
+    scratch = lua_touserdata(L, lua_upvalueindex(1));
+    if (!scratch->busy) {
+        out = &scratch->built;
+        af_built_reset(out);
+        scratch->busy = 1;
+    } else {
+        out = lua_newuserdatauv(L, sizeof *out, 0);
+        af_built_init(out);
+        luaL_setmetatable(L, BUILT_MT);
+    }
     if (af_build(op, base, args, nargs, has_body, out, &err) != 0) {
+        if (out == &scratch->built)
+            scratch->busy = 0;
         lua_pushnil(L);
         lua_pushstring(L, err.message);
         return 2;
@@ -992,6 +1013,13 @@ static int l_build(lua_State *L)
         lua_pushlstring(L, h, len);
         lua_rawseti(L, -2, (int)i + 1);
         h += len + 1;
+    }
+    if (out == &scratch->built) {
+        if (out->url.cap + out->headers.cap > AF_SCRATCH_KEEP)
+            af_built_free(out);
+        scratch->busy = 0;
+    } else {
+        af_built_free(out);
     }
     return 3;
 }
@@ -1143,7 +1171,6 @@ int luaopen_airflow_core(lua_State *L)
         {"session", l_session},
         {"operations", l_operations},
         {"schemas", l_schemas},
-        {"build", l_build},
         {"format_datetime", l_format_datetime},
         {"curl_version", l_curl_version},
         {"sleep", l_sleep},
@@ -1160,5 +1187,13 @@ int luaopen_airflow_core(lua_State *L)
     new_class(L, EACH_MT, each_methods, l_each_close);
     new_class(L, BUILT_MT, no_methods, l_built_gc);
     luaL_newlib(L, functions);
+    {
+        build_scratch *scratch = lua_newuserdatauv(L, sizeof *scratch, 0);
+        af_built_init(&scratch->built);
+        scratch->busy = 0;
+        luaL_setmetatable(L, BUILT_MT);
+        lua_pushcclosure(L, l_build, 1);
+        lua_setfield(L, -2, "build");
+    }
     return 1;
 }
