@@ -173,6 +173,27 @@ describe("discoverability", function()
     assert.same({ "trigger" }, lines(out))
   end)
 
+  it("works as installed by make install, against the fake Airflow", function()
+    local root = TMP .. "/inst"
+    assert(os.execute("make --no-print-directory install DESTDIR=" .. q(root) .. " PREFIX=/usr/local >/dev/null"))
+    local prefix = root .. "/usr/local"
+    local cwd = assert(io.popen("pwd")):read("l")
+    -- from /, with only the installed tree on the paths: nothing of the checkout is found
+    local cmd = ("cd / && env -i PATH=%s HOME=%s AIRFLOW_URL=%s AIRFLOW_USERNAME=admin AIRFLOW_PASSWORD=admin "
+      .. "LUA_PATH=%s LUA_CPATH=%s %s dag get_dags limit=2; echo rc=$?"):format(
+      q(os.getenv("PATH")), q(TMP .. "/home"), q(FAKE),
+      q(prefix .. "/share/lua/5.4/?.lua;" .. prefix .. "/share/lua/5.4/?/init.lua;;"),
+      q(prefix .. "/lib/lua/5.4/?.so;;"), q(prefix .. "/bin/airflow-lua"))
+    local p = assert(io.popen(cmd))
+    local out = p:read("a")
+    p:close()
+    assert.matches("rc=0\n$", out)
+    local page = assert(json.decode(out:match("^(.-)rc=")))
+    assert.equal(2, #page.dags)
+    assert.is_true(page.total_entries > 2)
+    assert.is_nil(out:find(cwd, 1, true))
+  end)
+
   it("runs from a checkout by absolute path and installed through LUA_PATH", function()
     local cwd = assert(io.popen("pwd")):read("l")
     local p = assert(io.popen("cd / && " .. q(cwd .. "/bin/airflow-lua") .. " version --client; echo rc=$?"))
