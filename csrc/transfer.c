@@ -23,6 +23,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     af_transfer *t = userdata;
     size_t n = size * nmemb;
 
+    t->body_started = 1;
     if (t->max_body && t->sink->len + n > t->max_body) {
         t->too_large = 1;
         return 0; /* libcurl stops with CURLE_WRITE_ERROR */
@@ -32,25 +33,119 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+/* Stops the transfer over a head that breaks HTTP's rules (RFC 9112 section 6.3: a
+ * client must not guess the framing of such a response). */
+static size_t bad_head(af_transfer *t, const char *why)
+{
+    t->bad_head = 1;
+    t->bad_head_why = why;
+    return 0;
+}
+
+static int has_name(const char *line, size_t n, const char *name)
+{
+    size_t i, k = strlen(name);
+    if (n <= k || line[k] != ':')
+        return 0;
+    for (i = 0; i < k; i++) {
+        char c = line[i];
+        if ((c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c) != name[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* A Content-Length value: 1 to 18 digits (so it fits), blanks around; -1 otherwise. */
+static long long parse_length(const char *v, const char *end)
+{
+    long long len = 0;
+    int digits = 0;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    for (; v < end; v++, digits++) {
+        if (*v < '0' || *v > '9' || digits == 18)
+            return -1;
+        len = len * 10 + (*v - '0');
+    }
+    return digits ? len : -1;
+}
+
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     af_transfer *t = userdata;
-    size_t n = size * nmemb;
+    size_t n = size * nmemb, len, i;
     af_buf *h = &t->resp->headers;
 
+    t->head_bytes += n;
+    if (t->head_bytes > AF_MAX_HEAD_BYTES) {
+        t->headers_too_large = 1;
+        return 0;
+    }
     /* A status line starts a new header block (after 100 Continue, or a redirect):
      * keep only the final response's headers. */
     if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
         af_buf_reset(h);
+        t->content_length = -1;
+        t->transfer_encoding = 0;
         return n;
     }
-    if (n <= 2 && (ptr[0] == '\r' || ptr[0] == '\n'))
+    if (n <= 2 && (ptr[0] == '\r' || ptr[0] == '\n')) {
+        /* the end of a block: a length beside a transfer coding is ambiguous */
+        if (t->content_length >= 0 && t->transfer_encoding)
+            return bad_head(t, "both Content-Length and Transfer-Encoding");
         return n;
+    }
+    /* Field values may not hold CR, NUL or other control bytes (RFC 9110 5.5): they
+     * would reach the caller's logs and terminals. Only the line's own end is allowed. */
+    len = n;
+    if (len && ptr[len - 1] == '\n')
+        len--;
+    if (len && ptr[len - 1] == '\r')
+        len--;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)ptr[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return bad_head(t, "a control character in a header");
+    }
+    if (has_name(ptr, len, "content-length")) {
+        long long v = parse_length(ptr + 15, ptr + len);
+        if (v < 0)
+            return bad_head(t, "an invalid Content-Length");
+        if (t->content_length >= 0 && t->content_length != v)
+            return bad_head(t, "conflicting Content-Length headers");
+        t->content_length = v;
+    } else if (has_name(ptr, len, "transfer-encoding")) {
+        t->transfer_encoding = 1;
+    }
     if (af_buf_add(h, ptr, n) != 0) {
         t->headers_too_large = h->overflow;
         return 0;
     }
     return n;
+}
+
+/* Where redirects may lead: http and https, but from an https URL only https, so
+ * that nothing of the request (its path, query, headers, body) is sent in clear text
+ * after the caller chose TLS. Set per request, when it changes. */
+static int apply_redirect_protocols(af_transfer *t, af_handle *h, const char *url,
+                                    af_error *err)
+{
+    CURL *easy = h->easy;
+    int https_only = strncmp(url, "https:", 6) == 0 || strncmp(url, "HTTPS:", 6) == 0;
+
+    if (h->redirects_https_only == https_only)
+        return 0;
+    h->redirects_https_only = -1; /* a failure part-way leaves it unknown */
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, https_only ? "https" : "http,https");
+#else
+    SETOPT(CURLOPT_REDIR_PROTOCOLS,
+           https_only ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    h->redirects_https_only = https_only;
+    return 0;
 }
 
 static int is_method(const char *m, const char *want)
@@ -91,10 +186,8 @@ static int apply_session_options(af_transfer *t, af_session *s, CURL *easy, af_e
     }
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
     SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
     SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-    SETOPT(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     if (o->compressed)
         SETOPT(CURLOPT_ACCEPT_ENCODING, "");
@@ -184,6 +277,7 @@ nomem:
 int af_handle_init(af_session *s, af_handle *h)
 {
     memset(h, 0, sizeof *h);
+    h->redirects_https_only = -1;
     h->easy = curl_easy_init();
     if (h->easy && curl_easy_setopt(h->easy, CURLOPT_SHARE, s->share) != CURLE_OK) {
         curl_easy_cleanup(h->easy);
@@ -210,6 +304,7 @@ int af_transfer_setup(af_transfer *t, af_session *s, af_handle *h, const af_requ
     t->resp = resp;
     t->sink = &resp->body;
     t->max_body = s->opts.max_body_bytes;
+    t->content_length = -1;
     if (!req->url || !*req->url)
         return af_error_set(err, AF_ERR_INVALID, "request has no URL");
 
@@ -229,6 +324,8 @@ int af_transfer_setup(af_transfer *t, af_session *s, af_handle *h, const af_requ
     }
     if (apply_method_and_body(t, req, easy, err) != 0)
         return -1;
+    if (apply_redirect_protocols(t, h, req->url, err) != 0)
+        return -1;
     SETOPT(CURLOPT_URL, req->url);
     SETOPT(CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : s->opts.timeout_ms);
     SETOPT(CURLOPT_HTTPHEADER, t->headers);
@@ -239,11 +336,35 @@ int af_transfer_setup(af_transfer *t, af_session *s, af_handle *h, const af_requ
     return 0;
 }
 
+/* The scheme libcurl's message names (`Protocol "file" not supported...`) into
+ * out (`"file:"`), or "unknown" when it names none that looks like one. */
+static const char *scheme_named(const char *msg, char *out, size_t cap)
+{
+    const char *q = strchr(msg, '"'), *e;
+    size_t i, n;
+
+    e = q ? strchr(q + 1, '"') : NULL;
+    n = e ? (size_t)(e - q - 1) : 0;
+    if (n == 0 || n + 4 > cap)
+        return "unknown";
+    for (i = 1; i <= n; i++) {
+        char c = q[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '-' || c == '.'))
+            return "unknown";
+    }
+    out[0] = '"';
+    memcpy(out + 1, q + 1, n);
+    memcpy(out + 1 + n, ":\"", 3);
+    return out;
+}
+
 int af_transfer_finish(af_transfer *t, CURLcode rc, af_error *err)
 {
     CURL *easy = t->easy;
     af_response *r = t->resp;
     long connects = 0;
+    char scheme[24];
 
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
     curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &r->http_version);
@@ -267,7 +388,17 @@ int af_transfer_finish(af_transfer *t, CURLcode rc, af_error *err)
                      t->max_body);
     else if (t->headers_too_large)
         af_error_set(err, AF_ERR_TOO_LARGE, "response headers exceed %zu bytes",
-                     r->headers.limit);
+                     t->head_bytes > AF_MAX_HEAD_BYTES ? (size_t)AF_MAX_HEAD_BYTES
+                                                       : r->headers.limit);
+    else if (t->bad_head)
+        af_error_set(err, AF_ERR_PROTOCOL, "malformed response: %s", t->bad_head_why);
+    else if (rc == CURLE_OUT_OF_MEMORY && !t->body_started && !t->errbuf[0])
+        /* libcurl 7.x says "out of memory" for a header line over its 100 KB limit */
+        af_error_set(err, AF_ERR_TOO_LARGE, "a response header line exceeds libcurl's limit");
+    else if (rc == CURLE_UNSUPPORTED_PROTOCOL && r->status >= 300 && r->status < 400)
+        af_error_set(err, AF_ERR_PROTOCOL, "redirect refused: the new location's scheme is "
+                     "%s; only http and https are followed, and never from https to http",
+                     scheme_named(t->errbuf, scheme, sizeof scheme));
     else if (rc == CURLE_WRITE_ERROR)
         af_error_set(err, AF_ERR_NOMEM, "out of memory storing the response");
     else

@@ -23,7 +23,13 @@ typedef struct af_handle {
     int configured;           /* 1 = the session's options are set on it */
     unsigned long long auth_applied; /* the session's auth_gen set on it; 0 = no
                                         credentials, AF_AUTH_UNKNOWN = unknown */
+    int redirects_https_only; /* 1 = redirects may only go to https (an https request),
+                                 0 = to http or https, -1 = not set yet */
 } af_handle;
+
+/* What a response's head may hold at most, in bytes, counting every header line of
+ * every response the transfer received (1xx, redirects, the final one). */
+#define AF_MAX_HEAD_BYTES (256 * 1024)
 
 struct af_session {
     af_session_opts opts;     /* strings are owned copies */
@@ -47,6 +53,12 @@ typedef struct af_transfer {
     size_t max_body;
     int too_large;
     int headers_too_large;
+    size_t head_bytes;       /* header bytes received so far (see AF_MAX_HEAD_BYTES) */
+    int body_started;        /* a body byte arrived */
+    int bad_head;            /* the head broke HTTP's rules: `bad_head_why` says how */
+    const char *bad_head_why;
+    long long content_length; /* of the current header block; -1 = none yet */
+    int transfer_encoding;   /* the current header block has a Transfer-Encoding */
     char errbuf[CURL_ERROR_SIZE];
 } af_transfer;
 
