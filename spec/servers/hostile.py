@@ -12,6 +12,7 @@ change the scheme and nothing else.
 Routes (query parameters in brackets):
   /headers                    200, the request's headers as JSON (lower-case names)
   /redirect[to, code, cookie] a redirect to `to`, with Set-Cookie: `cookie` if given
+  /loop                       a redirect to itself, forever
   /many-headers[n]            200 with n small headers before a small JSON body
   /header-nul, /header-cr     a header value holding a NUL byte / a bare CR
   /status-garbage[v]          a status line that is not one (v picks the variant)
@@ -178,6 +179,9 @@ class Handler(socketserver.BaseRequestHandler):
         code = int(query.get("code", "302"))
         self.send(response(code, "Found", extra, b"{}"))
 
+    def r_loop(self, method, headers, query):
+        self.send(response(302, "Found", [("Location", "/loop")], b"{}"))
+
     def r_many_headers(self, method, headers, query):
         n = int(query.get("n", "100"))
         body = b'{"many":true}'
@@ -270,6 +274,7 @@ ROUTES = {
     "/_stats/reset": Handler.r_stats_reset,
     "/headers": Handler.r_headers,
     "/redirect": Handler.r_redirect,
+    "/loop": Handler.r_loop,
     "/many-headers": Handler.r_many_headers,
     "/header-nul": Handler.r_header_nul,
     "/header-cr": Handler.r_header_cr,
