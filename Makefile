@@ -24,7 +24,7 @@ CFLAGS_ALL  = $(WARN) $(OPT) $(SAN) -fPIC $(CURL_CFLAGS) $(CFLAGS)
 LIBS        = $(CURL_LIBS) -lpthread -lm
 
 BUILD      ?= build/$(LUA)
-CORE_SRC   := csrc/strbuf.c csrc/errors.c csrc/session.c csrc/transfer.c csrc/multi.c \
+CORE_SRC   := csrc/strbuf.c csrc/errors.c csrc/interrupt.c csrc/session.c csrc/transfer.c csrc/multi.c \
               csrc/builder.c csrc/headers.c csrc/registry.c csrc/registry_v1.c csrc/registry_v2.c
 CORE_OBJ    = $(CORE_SRC:csrc/%.c=$(BUILD)/%.o)
 HEADERS    := $(wildcard csrc/*.h)
@@ -96,7 +96,7 @@ lint:
 
 # The C tests and the Lua core/client specs under valgrind: no errors, nothing
 # definitely lost (libcurl's and OpenSSL's process-lifetime caches are "still reachable").
-VALGRIND_SPECS ?= spec/core_spec.lua spec/client_spec.lua spec/faults_spec.lua
+VALGRIND_SPECS ?= spec/core_spec.lua spec/client_spec.lua spec/faults_spec.lua spec/hostile_spec.lua
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
   --suppressions=tools/valgrind.supp
 valgrind: all $(BUILD)/test_core

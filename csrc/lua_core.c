@@ -12,6 +12,8 @@
  * but libcurl's once-only global init.
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +21,7 @@
 #include "builder.h"
 #include "compat.h"
 #include "headers.h"
+#include "interrupt.h"
 #include "registry.h"
 #include "session.h"
 
@@ -91,8 +94,26 @@ static const char *opt_string_field(lua_State *L, int idx, const char *key, cons
     return s;
 }
 
-static double opt_number_field(lua_State *L, int idx, const char *key, double dflt,
-                               const char *what)
+/* How a number option's value reads in an error: non-finite values by name. */
+static void push_number_text(lua_State *L, double v)
+{
+    char text[64];
+    if (v != v)
+        lua_pushliteral(L, "nan");
+    else if (v > 1e308 || v < -1e308)
+        lua_pushstring(L, v > 0 ? "inf" : "-inf");
+    else {
+        snprintf(text, sizeof text, v == floor(v) && fabs(v) < 1e16 ? "%.0f" : "%.15g", v);
+        lua_pushstring(L, text);
+    }
+}
+
+/* Reads an optional number field of the table at idx, which must lie in [0, max]
+ * (and be integral when `integral`): NaN, infinities and out-of-range values raise
+ * an error naming the option, since casting them to an integer type is undefined
+ * behaviour and clamping them would hide the mistake. */
+static double opt_number_field(lua_State *L, int idx, const char *key, double dflt, double max,
+                               int integral, const char *what)
 {
     double v = dflt;
     lua_getfield(L, idx, key);
@@ -100,8 +121,12 @@ static double opt_number_field(lua_State *L, int idx, const char *key, double df
         if (lua_type(L, -1) != LUA_TNUMBER)
             luaL_error(L, "%s: '%s' must be a number, got %s", what, key, luaL_typename(L, -1));
         v = (double)lua_tonumber(L, -1);
-        if (v < 0)
-            luaL_error(L, "%s: '%s' must not be negative", what, key);
+        if (!(v >= 0 && v <= max) || (integral && v != floor(v))) {
+            push_number_text(L, max);
+            push_number_text(L, v);
+            luaL_error(L, "%s: '%s' must be a%s number from 0 to %s, got %s", what, key,
+                       integral ? " whole" : " finite", lua_tostring(L, -2), lua_tostring(L, -1));
+        }
     }
     lua_pop(L, 1);
     return v;
@@ -137,10 +162,23 @@ static void check_keys(lua_State *L, int idx, const char *const *known, const ch
     }
 }
 
+/* The longest timeout accepted, in seconds: its milliseconds fit libcurl's long on
+ * every platform (a 32-bit long holds 2147483647 ms, about 24.8 days). */
+#define AF_MAX_SECONDS 2147483.0
+#define AF_MAX_REDIRECTS 1000.0
+/* 2^53 (every integer up to it is a double), or less where size_t is narrower */
+#define AF_MAX_BODY_LIMIT ((double)SIZE_MAX < 9007199254740992.0 ? (double)SIZE_MAX : 9007199254740992.0)
+
+/* Seconds already checked to lie in [0, AF_MAX_SECONDS] -> milliseconds. */
 static long seconds_to_ms(double s)
 {
-    double ms = s * 1000.0 + 0.5;
-    return ms > 2147483647.0 ? 2147483647L : (long)ms;
+    return (long)(s * 1000.0 + 0.5);
+}
+
+/* A timeout field in seconds -> milliseconds. */
+static long opt_timeout_field(lua_State *L, int idx, const char *key, long dflt_ms, const char *what)
+{
+    return seconds_to_ms(opt_number_field(L, idx, key, dflt_ms / 1000.0, AF_MAX_SECONDS, 0, what));
 }
 
 /* ---------------------------------------------------------------- session */
@@ -189,9 +227,8 @@ static int l_session(lua_State *L)
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
         check_keys(L, 1, session_options, what);
-        o.timeout_ms = seconds_to_ms(opt_number_field(L, 1, "timeout", o.timeout_ms / 1000.0, what));
-        o.connect_timeout_ms = seconds_to_ms(
-            opt_number_field(L, 1, "connect_timeout", o.connect_timeout_ms / 1000.0, what));
+        o.timeout_ms = opt_timeout_field(L, 1, "timeout", o.timeout_ms, what);
+        o.connect_timeout_ms = opt_timeout_field(L, 1, "connect_timeout", o.connect_timeout_ms, what);
         o.verify_tls = opt_bool_field(L, 1, "verify_tls", 1, what);
         o.ca_file = opt_string_field(L, 1, "ca_file", what);
         o.ca_path = opt_string_field(L, 1, "ca_path", what);
@@ -209,8 +246,15 @@ static int l_session(lua_State *L)
             else if (strcmp(hv, "auto") != 0)
                 luaL_error(L, "%s: 'http_version' must be \"1.1\", \"2\" or \"auto\"", what);
         }
-        o.max_body_bytes = (size_t)opt_number_field(L, 1, "max_body_bytes", 0, what);
-        o.max_redirects = (long)opt_number_field(L, 1, "max_redirects", (double)o.max_redirects, what);
+        lua_getfield(L, 1, "max_body_bytes");
+        if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+            o.max_body_bytes = 0; /* false: explicitly unlimited */
+        else
+            o.max_body_bytes = (size_t)opt_number_field(L, 1, "max_body_bytes", (double)o.max_body_bytes,
+                                                        AF_MAX_BODY_LIMIT, 1, what);
+        lua_pop(L, 1);
+        o.max_redirects = (long)opt_number_field(L, 1, "max_redirects", (double)o.max_redirects,
+                                                 AF_MAX_REDIRECTS, 1, what);
         o.compressed = opt_bool_field(L, 1, "compressed", 1, what);
     }
     /* The userdata exists before the session, so __gc frees it whatever happens. */
@@ -381,7 +425,7 @@ static void parse_request(lua_State *L, int idx, int anchor, lsession *ls, af_re
         r->body = lua_tolstring(L, -1, &r->body_len);
     }
     lua_pop(L, 1);
-    r->timeout_ms = seconds_to_ms(opt_number_field(L, idx, "timeout", 0, what));
+    r->timeout_ms = opt_timeout_field(L, idx, "timeout", 0, what);
     r->no_auth = opt_bool_field(L, idx, "no_auth", 0, what);
 
     memset(&k, 0, sizeof k);
@@ -1039,18 +1083,40 @@ static int l_format_datetime(lua_State *L)
     return 1;
 }
 
-/* core.sleep(seconds): blocks the thread (the nginx transport uses ngx.sleep). */
+/* core.sleep(seconds) -> true, or false when interrupted (see trap_interrupt).
+ * Blocks the thread (the nginx transport uses ngx.sleep). A negative time is no
+ * sleep; NaN, infinities and more than AF_MAX_SECONDS raise. */
 static int l_sleep(lua_State *L)
 {
     double s = (double)luaL_checknumber(L, 1);
-    struct timespec ts;
-    if (s <= 0)
-        return 0;
-    ts.tv_sec = (time_t)s;
-    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0)
-        ; /* interrupted: sleep the rest */
-    return 0;
+    if (!(s <= AF_MAX_SECONDS)) { /* NaN fails this too */
+        push_number_text(L, s);
+        return luaL_error(L, "airflow.core.sleep: seconds must be a finite number up to %d, got %s",
+                          (int)AF_MAX_SECONDS, lua_tostring(L, -1));
+    }
+    lua_pushboolean(L, af_sleep(s > 0 ? s : 0) == 0);
+    return 1;
+}
+
+/* core.trap_interrupt() -> true: from now on SIGINT (Ctrl-C) ends running and later
+ * requests, streams and sleeps with the error code "interrupted" (for commands;
+ * see interrupt.h). Returns nil, message when the handler cannot be installed. */
+static int l_trap_interrupt(lua_State *L)
+{
+    if (af_interrupt_install() != 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "cannot install a SIGINT handler");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.interrupted() -> true once SIGINT arrived after trap_interrupt() */
+static int l_interrupted(lua_State *L)
+{
+    lua_pushboolean(L, af_interrupted());
+    return 1;
 }
 
 /* core.now() -> seconds from a monotonic clock, for durations and deadlines */
@@ -1174,6 +1240,8 @@ int luaopen_airflow_core(lua_State *L)
         {"format_datetime", l_format_datetime},
         {"curl_version", l_curl_version},
         {"sleep", l_sleep},
+        {"trap_interrupt", l_trap_interrupt},
+        {"interrupted", l_interrupted},
         {"now", l_now},
         {"integers", l_integers},
         {NULL, NULL}};

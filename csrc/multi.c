@@ -1,6 +1,8 @@
 /* multi.c - many requests at once, and streamed responses, over curl multi. */
 #include "transfer.h"
 
+#include "interrupt.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,7 +231,9 @@ int af_session_perform_many(af_session *s, const af_request *reqs, af_response *
 }
 
 struct af_stream {
-    af_session *session;
+    af_session *session;  /* NULL once the session was freed (af_streams_detach) */
+    af_stream *next_open; /* the session's list of open streams */
+    af_stream **prev_link;
     CURLM *multi;
     af_handle h;      /* a handle of its own: the stream may outlive other requests */
     af_transfer t;
@@ -251,6 +255,11 @@ af_stream *af_stream_open(af_session *s, const af_request *req, af_error *err)
         return NULL;
     }
     st->session = s;
+    st->next_open = s->streams; /* linked first: af_stream_close unlinks it */
+    if (s->streams)
+        s->streams->prev_link = &st->next_open;
+    st->prev_link = &s->streams;
+    s->streams = st;
     af_response_init(&st->resp);
     af_buf_init(&st->chunk, 0);
     st->multi = curl_multi_init();
@@ -278,6 +287,8 @@ int af_stream_next(af_stream *st, const char **data, size_t *len, af_error *err)
 {
     af_error_clear(err);
     af_buf_reset(&st->chunk);
+    if (!st->session)
+        return af_error_set(err, AF_ERR_INVALID, "the stream's session was closed");
     while (!st->finished) {
         int still = 0, left;
         CURLMsg *msg;
@@ -299,6 +310,8 @@ int af_stream_next(af_stream *st, const char **data, size_t *len, af_error *err)
             *len = st->chunk.len;
             return 1;
         }
+        if (!st->finished && af_interrupted())
+            return af_error_set(err, AF_ERR_INTERRUPTED, "interrupted");
         if (!st->finished) {
             mc = curl_multi_poll(st->multi, NULL, 0, 1000, NULL);
             if (mc != CURLM_OK) {
@@ -328,17 +341,45 @@ const af_response *af_stream_response(const af_stream *st)
     return r;
 }
 
-void af_stream_close(af_stream *st)
+/* Ends the stream's transfer and frees its libcurl handles; the stream stays. */
+static void stream_end_transfer(af_stream *st)
 {
-    if (!st)
-        return;
     if (st->attached) {
         curl_multi_remove_handle(st->multi, st->h.easy);
         af_transfer_cleanup(&st->t);
+        st->attached = 0;
     }
     af_handle_free(&st->h);
     if (st->multi)
         curl_multi_cleanup(st->multi);
+    st->multi = NULL;
+}
+
+static void stream_unlink(af_stream *st)
+{
+    if (!st->session)
+        return;
+    *st->prev_link = st->next_open;
+    if (st->next_open)
+        st->next_open->prev_link = st->prev_link;
+    st->session = NULL;
+}
+
+void af_streams_detach(af_session *s)
+{
+    while (s->streams) {
+        af_stream *st = s->streams;
+        stream_end_transfer(st);
+        stream_unlink(st);
+    }
+}
+
+void af_stream_close(af_stream *st)
+{
+    if (!st)
+        return;
+    stream_end_transfer(st);
+    stream_unlink(st);
     af_response_free(&st->resp);
     af_buf_free(&st->chunk);
     free(st);

@@ -37,12 +37,17 @@ typedef struct af_session_opts {
     const char *proxy;        /* proxy URL, or NULL for libcurl's default (environment) */
     const char *user_agent;   /* NULL = "lua-airflow" */
     int http_version;         /* 0 = libcurl's choice, 11 = HTTP/1.1, 2 = HTTP/2 */
-    size_t max_body_bytes;    /* response body cap, 0 = unlimited */
+    size_t max_body_bytes;    /* cap on a response body as decoded (after gzip), 0 = unlimited;
+                                 AF_DEFAULT_MAX_BODY by default, so no server can make
+                                 the client inflate a small reply into gigabytes */
     long max_redirects;       /* 0 = do not follow redirects */
     int compressed;           /* 1 = ask for gzip/deflate and decode it */
 } af_session_opts;
 
-/* Fills opts with the defaults (verify_tls on, 30 s timeout, 10 s connect, 5 redirects). */
+#define AF_DEFAULT_MAX_BODY ((size_t)256 * 1024 * 1024) /* 256 MiB */
+
+/* Fills opts with the defaults (verify_tls on, 30 s timeout, 10 s connect, 5 redirects,
+ * bodies up to AF_DEFAULT_MAX_BODY). */
 void af_session_opts_default(af_session_opts *opts);
 
 typedef struct af_request {

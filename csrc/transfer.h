@@ -23,6 +23,7 @@ typedef struct af_handle {
     int configured;           /* 1 = the session's options are set on it */
     unsigned long long auth_applied; /* the session's auth_gen set on it; 0 = no
                                         credentials, AF_AUTH_UNKNOWN = unknown */
+    int interruptible;        /* 1 = the progress callback checks af_interrupted() */
 } af_handle;
 
 struct af_session {
@@ -37,6 +38,8 @@ struct af_session {
     size_t npool;
     CURLM *multi;
     int batch_running;        /* 1 while a batch uses the pool and the multi */
+    struct af_stream *streams; /* open streams: their handles use `share`, so freeing
+                                  the session detaches them first (multi.c) */
 };
 
 typedef struct af_transfer {
@@ -66,5 +69,10 @@ int af_transfer_setup(af_transfer *t, af_session *s, af_handle *h, const af_requ
 int af_transfer_finish(af_transfer *t, CURLcode rc, af_error *err);
 /* Frees what the transfer owns. Idempotent. */
 void af_transfer_cleanup(af_transfer *t);
+
+/* Ends every open stream's transfer and frees its handle, leaving the streams
+ * themselves to their owners (af_stream_next then fails, af_stream_close frees
+ * them). Called by af_session_free before the share goes. */
+void af_streams_detach(af_session *s);
 
 #endif
