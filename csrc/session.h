@@ -4,7 +4,7 @@
  * A session owns a libcurl share handle (connection pool, DNS cache, TLS sessions)
  * and a small pool of easy handles, so sequential requests reuse one keep-alive
  * connection and concurrent requests reuse a pool of them. A session is used by
- * one thread at a time. No Lua here: the binding lives in lua_core.c.
+ * one thread at a time. No Lua here: the binding lives in csrc/lua/.
  *
  * Ownership: the session copies every option string it is given and frees them in
  * af_session_free(); secrets are wiped before being freed. Requests are borrowed

@@ -1,7 +1,7 @@
 /*
  * transfer.h - internal: one request on one libcurl easy handle.
  *
- * Shared by session.c (sequential), multi.c (concurrent, streaming). A transfer
+ * Shared by session.c (sequential), batch.c (concurrent) and stream.c. A transfer
  * borrows its easy handle and response; it owns only its header list, freed by
  * af_transfer_cleanup(). Callbacks only copy bytes into C buffers: no Lua, no
  * longjmp, ever crosses libcurl.
@@ -39,7 +39,7 @@ struct af_session {
     CURLM *multi;
     int batch_running;        /* 1 while a batch uses the pool and the multi */
     struct af_stream *streams; /* open streams: their handles use `share`, so freeing
-                                  the session detaches them first (multi.c) */
+                                  the session detaches them first (stream.c) */
 };
 
 typedef struct af_transfer {
