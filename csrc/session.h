@@ -118,7 +118,9 @@ long af_batch_next(af_batch *b);
 /* Ends the batch, abandoning transfers still in flight, and frees it. NULL is fine. */
 void af_batch_free(af_batch *b);
 
-/* Streaming: one request whose body is handed over in chunks as it arrives. */
+/* Streaming: one request whose body is handed over in chunks as it arrives. A stream
+ * has no limit on its whole body (a log may run for hours); max_body_bytes bounds what
+ * arrives between two af_stream_next calls (AF_ERR_TOO_LARGE past it). */
 typedef struct af_stream af_stream;
 /* Starts a request; returns NULL with err set on failure. */
 af_stream *af_stream_open(af_session *s, const af_request *req, af_error *err);

@@ -45,7 +45,11 @@ af_stream *af_stream_open(af_session *s, const af_request *req, af_error *err)
     if (af_transfer_setup(&st->t, s, &st->h, req, &st->resp, err) != 0)
         goto fail;
     st->t.sink = &st->chunk;
-    st->t.max_body = 0; /* chunks are consumed as they come */
+    /* A stream's whole body has no limit (a log may run for hours), but what arrives
+     * between two reads does: the session's max_body_bytes, so a gzip bomb cannot
+     * inflate into memory faster than it is read. (Pausing the transfer instead
+     * loses the body's tail in libcurl 7.88 when the transfer ends while paused.) */
+    st->t.max_body = s->opts.max_body_bytes;
     if (curl_multi_add_handle(st->multi, st->h.easy) != CURLM_OK) {
         af_transfer_cleanup(&st->t);
         af_error_set(err, AF_ERR_OTHER, "cannot start the stream");

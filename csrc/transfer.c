@@ -287,8 +287,8 @@ int af_transfer_finish(af_transfer *t, CURLcode rc, af_error *err)
     if (rc == CURLE_ABORTED_BY_CALLBACK && af_interrupted())
         af_error_set(err, AF_ERR_INTERRUPTED, "interrupted");
     else if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
-        af_error_set(err, AF_ERR_TOO_LARGE, "response body exceeds the limit of %zu bytes",
-                     t->max_body);
+        af_error_set(err, AF_ERR_TOO_LARGE, "response body exceeds the limit of %zu bytes%s",
+                     t->max_body, t->sink == &r->body ? "" : " between two reads of the stream");
     else if (t->headers_too_large)
         af_error_set(err, AF_ERR_TOO_LARGE, "response headers exceed %zu bytes",
                      r->headers.limit);

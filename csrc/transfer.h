@@ -47,7 +47,8 @@ typedef struct af_transfer {
     struct curl_slist *headers;
     af_response *resp;
     af_buf *sink;            /* where body bytes go: &resp->body, or a stream buffer */
-    size_t max_body;
+    size_t max_body;         /* cap on what the sink holds: the whole body, or for a
+                                stream what arrives between two reads; 0 = none */
     int too_large;
     int headers_too_large;
     char errbuf[CURL_ERROR_SIZE];
