@@ -91,6 +91,7 @@ const char *af_error_name(af_errcode code)
     case AF_ERR_NOMEM: return "nomem";
     case AF_ERR_INVALID: return "invalid";
     case AF_ERR_ABORTED: return "aborted";
+    case AF_ERR_INTERRUPTED: return "interrupted";
     case AF_ERR_OTHER: break;
     }
     return "other";

@@ -24,6 +24,7 @@ typedef enum af_errcode {
     AF_ERR_NOMEM,      /* out of memory */
     AF_ERR_INVALID,    /* bad request description or option (caller's mistake) */
     AF_ERR_ABORTED,    /* stopped by the caller (a streaming callback asked to stop) */
+    AF_ERR_INTERRUPTED, /* SIGINT arrived (only once af_interrupt_install() ran) */
     AF_ERR_OTHER
 } af_errcode;
 

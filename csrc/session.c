@@ -31,6 +31,7 @@ void af_session_opts_default(af_session_opts *o)
     o->connect_timeout_ms = 10000;
     o->verify_tls = 1;
     o->max_redirects = 5;
+    o->max_body_bytes = AF_DEFAULT_MAX_BODY;
     o->compressed = 1;
 }
 
@@ -127,7 +128,9 @@ void af_session_free(af_session *s)
     size_t i;
     if (!s)
         return;
-    /* Easy handles go before the share they use, and the multi before its easies. */
+    /* Easy handles go before the share they use, and the multi before its easies;
+     * open streams' handles use the share too. */
+    af_streams_detach(s);
     if (s->multi)
         curl_multi_cleanup(s->multi);
     for (i = 0; i < s->npool; i++)
@@ -142,6 +145,44 @@ void af_session_free(af_session *s)
     free(s);
 }
 
+/* Index+1 of the first byte of s that is a control character (or, with
+ * `visible_only`, a space or not ASCII), or equal to `forbid` (0: none); 0 if none. */
+static size_t bad_byte(const char *s, int visible_only, char forbid)
+{
+    const unsigned char *p;
+    for (p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f || (visible_only && (*p == 0x20 || *p >= 0x80)) ||
+            (forbid && *p == (unsigned char)forbid))
+            return (size_t)(p - (const unsigned char *)s) + 1;
+    }
+    return 0;
+}
+
+/* Credentials end up in a header: a bearer token as is, so only visible ASCII may
+ * pass (a CR or LF would start a header of the attacker's choosing); basic ones are
+ * base64-encoded, so anything but control characters may pass (and no ':' in the
+ * user, which would move the split). The message names the position, never a byte. */
+static int check_credentials(af_auth_kind kind, const char *user, const char *secret,
+                             af_error *err)
+{
+    size_t at;
+    if (kind == AF_AUTH_BEARER) {
+        if (!*secret)
+            return af_error_set(err, AF_ERR_INVALID, "the bearer token is empty");
+        if ((at = bad_byte(secret, 1, 0)) != 0)
+            return af_error_set(err, AF_ERR_INVALID,
+                                "the bearer token has a byte outside visible ASCII at position %zu", at);
+    } else if (kind == AF_AUTH_BASIC) {
+        if ((at = bad_byte(user, 0, ':')) != 0)
+            return af_error_set(err, AF_ERR_INVALID,
+                                "the user name has a control character or ':' at position %zu", at);
+        if ((at = bad_byte(secret, 0, 0)) != 0)
+            return af_error_set(err, AF_ERR_INVALID,
+                                "the password has a control character at position %zu", at);
+    }
+    return 0;
+}
+
 int af_session_set_auth(af_session *s, af_auth_kind kind, const char *user,
                         const char *secret, af_error *err)
 {
@@ -149,6 +190,8 @@ int af_session_set_auth(af_session *s, af_auth_kind kind, const char *user,
 
     if ((kind == AF_AUTH_BASIC && (!user || !secret)) || (kind == AF_AUTH_BEARER && !secret))
         return af_error_set(err, AF_ERR_INVALID, "credentials missing for this auth kind");
+    if (check_credentials(kind, user, secret, err) != 0)
+        return -1;
     if (copy_string(kind == AF_AUTH_BASIC ? user : NULL, &u) ||
         copy_string(kind == AF_AUTH_BASIC || kind == AF_AUTH_BEARER ? secret : NULL, &p)) {
         free((char *)u);

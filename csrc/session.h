@@ -4,7 +4,7 @@
  * A session owns a libcurl share handle (connection pool, DNS cache, TLS sessions)
  * and a small pool of easy handles, so sequential requests reuse one keep-alive
  * connection and concurrent requests reuse a pool of them. A session is used by
- * one thread at a time. No Lua here: the binding lives in lua_core.c.
+ * one thread at a time. No Lua here: the binding lives in csrc/lua/.
  *
  * Ownership: the session copies every option string it is given and frees them in
  * af_session_free(); secrets are wiped before being freed. Requests are borrowed
@@ -37,12 +37,17 @@ typedef struct af_session_opts {
     const char *proxy;        /* proxy URL, or NULL for libcurl's default (environment) */
     const char *user_agent;   /* NULL = "lua-airflow" */
     int http_version;         /* 0 = libcurl's choice, 11 = HTTP/1.1, 2 = HTTP/2 */
-    size_t max_body_bytes;    /* response body cap, 0 = unlimited */
+    size_t max_body_bytes;    /* cap on a response body as decoded (after gzip), 0 = unlimited;
+                                 AF_DEFAULT_MAX_BODY by default, so no server can make
+                                 the client inflate a small reply into gigabytes */
     long max_redirects;       /* 0 = do not follow redirects */
     int compressed;           /* 1 = ask for gzip/deflate and decode it */
 } af_session_opts;
 
-/* Fills opts with the defaults (verify_tls on, 30 s timeout, 10 s connect, 5 redirects). */
+#define AF_DEFAULT_MAX_BODY ((size_t)256 * 1024 * 1024) /* 256 MiB */
+
+/* Fills opts with the defaults (verify_tls on, 30 s timeout, 10 s connect, 5 redirects,
+ * bodies up to AF_DEFAULT_MAX_BODY). */
 void af_session_opts_default(af_session_opts *opts);
 
 typedef struct af_request {
@@ -113,7 +118,9 @@ long af_batch_next(af_batch *b);
 /* Ends the batch, abandoning transfers still in flight, and frees it. NULL is fine. */
 void af_batch_free(af_batch *b);
 
-/* Streaming: one request whose body is handed over in chunks as it arrives. */
+/* Streaming: one request whose body is handed over in chunks as it arrives. A stream
+ * has no limit on its whole body (a log may run for hours); max_body_bytes bounds what
+ * arrives between two af_stream_next calls (AF_ERR_TOO_LARGE past it). */
 typedef struct af_stream af_stream;
 /* Starts a request; returns NULL with err set on failure. */
 af_stream *af_stream_open(af_session *s, const af_request *req, af_error *err);

@@ -1,6 +1,8 @@
 /* transfer.c - configure an easy handle for one request and read its outcome. */
 #include "transfer.h"
 
+#include "interrupt.h"
+
 #include <string.h>
 
 #define SETOPT(opt, val)                                                     \
@@ -146,6 +148,19 @@ static int apply_redirect_protocols(af_transfer *t, af_handle *h, const char *ur
 #endif
     h->redirects_https_only = https_only;
     return 0;
+}
+
+/* libcurl calls this at least once a second while a transfer runs, even when no
+ * byte moves, so a SIGINT ends a request that waits on a silent server. */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)userdata;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return af_interrupted() ? 1 : 0; /* non-zero aborts with CURLE_ABORTED_BY_CALLBACK */
 }
 
 static int is_method(const char *m, const char *want)
@@ -308,6 +323,8 @@ int af_transfer_setup(af_transfer *t, af_session *s, af_handle *h, const af_requ
     if (!req->url || !*req->url)
         return af_error_set(err, AF_ERR_INVALID, "request has no URL");
 
+    if (af_interrupted())
+        return af_error_set(err, AF_ERR_INTERRUPTED, "interrupted");
     if (build_header_list(t, req, err) != 0)
         return -1;
     if (!h->configured) {
@@ -315,6 +332,11 @@ int af_transfer_setup(af_transfer *t, af_session *s, af_handle *h, const af_requ
             return -1;
         h->configured = 1;
         h->auth_applied = AF_AUTH_UNKNOWN; /* set the credentials below */
+    }
+    if (!h->interruptible && af_interrupt_installed()) {
+        SETOPT(CURLOPT_XFERINFOFUNCTION, on_progress);
+        SETOPT(CURLOPT_NOPROGRESS, 0L);
+        h->interruptible = 1;
     }
     if (h->auth_applied != want_auth) {
         h->auth_applied = AF_AUTH_UNKNOWN; /* a failure part-way leaves it unknown */
@@ -383,9 +405,11 @@ int af_transfer_finish(af_transfer *t, CURLcode rc, af_error *err)
         return 0;
 
     err->curl_code = (int)rc;
-    if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
-        af_error_set(err, AF_ERR_TOO_LARGE, "response body exceeds the limit of %zu bytes",
-                     t->max_body);
+    if (rc == CURLE_ABORTED_BY_CALLBACK && af_interrupted())
+        af_error_set(err, AF_ERR_INTERRUPTED, "interrupted");
+    else if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+        af_error_set(err, AF_ERR_TOO_LARGE, "response body exceeds the limit of %zu bytes%s",
+                     t->max_body, t->sink == &r->body ? "" : " between two reads of the stream");
     else if (t->headers_too_large)
         af_error_set(err, AF_ERR_TOO_LARGE, "response headers exceed %zu bytes",
                      t->head_bytes > AF_MAX_HEAD_BYTES ? (size_t)AF_MAX_HEAD_BYTES

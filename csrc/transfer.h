@@ -1,7 +1,7 @@
 /*
  * transfer.h - internal: one request on one libcurl easy handle.
  *
- * Shared by session.c (sequential), multi.c (concurrent, streaming). A transfer
+ * Shared by session.c (sequential), batch.c (concurrent) and stream.c. A transfer
  * borrows its easy handle and response; it owns only its header list, freed by
  * af_transfer_cleanup(). Callbacks only copy bytes into C buffers: no Lua, no
  * longjmp, ever crosses libcurl.
@@ -25,6 +25,7 @@ typedef struct af_handle {
                                         credentials, AF_AUTH_UNKNOWN = unknown */
     int redirects_https_only; /* 1 = redirects may only go to https (an https request),
                                  0 = to http or https, -1 = not set yet */
+    int interruptible;        /* 1 = the progress callback checks af_interrupted() */
 } af_handle;
 
 /* What a response's head may hold at most, in bytes, counting every header line of
@@ -43,6 +44,8 @@ struct af_session {
     size_t npool;
     CURLM *multi;
     int batch_running;        /* 1 while a batch uses the pool and the multi */
+    struct af_stream *streams; /* open streams: their handles use `share`, so freeing
+                                  the session detaches them first (stream.c) */
 };
 
 typedef struct af_transfer {
@@ -50,7 +53,8 @@ typedef struct af_transfer {
     struct curl_slist *headers;
     af_response *resp;
     af_buf *sink;            /* where body bytes go: &resp->body, or a stream buffer */
-    size_t max_body;
+    size_t max_body;         /* cap on what the sink holds: the whole body, or for a
+                                stream what arrives between two reads; 0 = none */
     int too_large;
     int headers_too_large;
     size_t head_bytes;       /* header bytes received so far (see AF_MAX_HEAD_BYTES) */
@@ -78,5 +82,10 @@ int af_transfer_setup(af_transfer *t, af_session *s, af_handle *h, const af_requ
 int af_transfer_finish(af_transfer *t, CURLcode rc, af_error *err);
 /* Frees what the transfer owns. Idempotent. */
 void af_transfer_cleanup(af_transfer *t);
+
+/* Ends every open stream's transfer and frees its handle, leaving the streams
+ * themselves to their owners (af_stream_next then fails, af_stream_close frees
+ * them). Called by af_session_free before the share goes. */
+void af_streams_detach(af_session *s);
 
 #endif

@@ -271,16 +271,18 @@ describe("malformed responses", function()
     { "/status-garbage?v=noversion", "protocol" },
     { "/http09", "protocol", "HTTP/0%.9" },
     { "/cl?v=negative", "protocol", "Content%-Length" },
-    { "/cl?v=overflow", "protocol", "Content%-Length" },
+    -- past the default body limit libcurl reads first; with none, we refuse it
+    { "/cl?v=overflow", "too_large", "exceeds the limit" },
+    { "/cl?v=overflow", "protocol", "invalid Content%-Length", { max_body_bytes = false } },
     { "/cl?v=letters", "protocol", "Content%-Length" },
     { "/cl?v=double", "protocol", "conflicting Content%-Length" },
     { "/cl-and-chunked", "protocol", "both Content%-Length and Transfer%-Encoding" },
     { "/bad-gzip", "protocol" },
   }
   for _, case in ipairs(CASES) do
-    local path, code, pattern = case[1], case[2], case[3]
+    local path, code, pattern, opts = case[1], case[2], case[3], case[4]
     it(path .. ": nil, err with code " .. code .. ", quickly, and the client survives", function()
-      local c = client_at(PLAIN .. path)
+      local c = client_at(PLAIN .. path, opts)
       local t0 = core.now()
       local v, err = c.version:get_version()
       assert.is_nil(v)
@@ -298,12 +300,16 @@ describe("malformed responses", function()
   it("in concurrent batches and streams alike", function()
     local s = core.session{ timeout = 10 }
     local reqs = {}
-    for i, case in ipairs(CASES) do
+    local cases = {}
+    for _, case in ipairs(CASES) do
+      if not case[4] then cases[#cases + 1] = case end
+    end
+    for i, case in ipairs(cases) do
       reqs[2 * i - 1] = { url = PLAIN .. case[1] }
       reqs[2 * i] = { url = PLAIN .. "/headers" }
     end
     local responses, errors = s:request_many(reqs, 4)
-    for i, case in ipairs(CASES) do
+    for i, case in ipairs(cases) do
       assert.is_false(responses[2 * i - 1])
       assert.equal(case[2], errors[2 * i - 1].code, case[1])
       assert.equal(200, responses[2 * i].status)

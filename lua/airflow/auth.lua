@@ -47,10 +47,39 @@ function M.jwt_expiry(token)
   return type(claims) == "table" and tonumber(claims.exp) or nil
 end
 
+-- Credentials reach a request header: a bearer token as is, so a CR or LF in it would
+-- start a header of the sender's choosing. A token must be visible ASCII (RFC 6750's
+-- b64token is narrower still); basic credentials are base64-encoded, so they only
+-- must not hold control characters (nor ':' in the user name, which would move the
+-- split). The C session refuses the same bytes again as the last line of defence.
+-- Messages name the position, never the bytes.
+
+--- Why a bearer token cannot be sent, or nil when it can.
+-- @param token the token (any value)
+-- @return nil, or a message naming what is wrong
+function M.token_problem(token)
+  if type(token) ~= "string" then return "the token must be a string, got " .. type(token) end
+  if token == "" then return "the token is empty" end
+  local at = token:find("[^\33-\126]")
+  if at then return ("the token has a byte outside visible ASCII at position %d"):format(at) end
+  return nil
+end
+
+-- Why basic credentials (or the v2 login's user and password) cannot be used, or nil.
+local function basic_problem(username, password)
+  local at = username:find("[%c:\127]")
+  if at then return ("the user name has a control character or ':' at position %d"):format(at) end
+  at = type(password) == "string" and password:find("[%c\127]")
+  if at then return ("the password has a control character at position %d"):format(at) end
+  return nil
+end
+
 --- Creates the credential manager from client options.
 -- @param opts the client options (username, password, token, token_provider, auth)
 -- @param api "v1" or "v2" (may be nil while "auto" is unresolved)
 -- @param clock a function returning the current time in seconds
+-- Raises when a static credential cannot be sent (a programming or configuration
+-- mistake, found before any I/O).
 function M.new(opts, api, clock)
   local self = setmetatable({ clock = clock or os.time }, M)
   local secret = {}
@@ -60,9 +89,13 @@ function M.new(opts, api, clock)
     self.mode = "provider"
     secret.provider = opts.token_provider
   elseif opts.token then
+    local why = M.token_problem(opts.token)
+    if why then error("airflow: option 'token': " .. why, 3) end
     self.mode = "static"
     secret.token = opts.token
   elseif opts.username then
+    local why = basic_problem(opts.username, opts.password)
+    if why then error("airflow: option 'username'/'password': " .. why, 3) end
     self.mode = "password"
     secret.username, secret.password = opts.username, opts.password
   else
@@ -121,6 +154,10 @@ function M:fetch_token(client)
   if type(decoded) ~= "table" or type(decoded.access_token) ~= "string" then
     return nil, Error.invalid_response(res, "POST", url, "no access_token in the /auth/token response")
   end
+  local why = M.token_problem(decoded.access_token)
+  if why then
+    return nil, Error.invalid_response(res, "POST", url, "unusable access_token from /auth/token: " .. why)
+  end
   return decoded.access_token, M.jwt_expiry(decoded.access_token)
 end
 
@@ -155,6 +192,10 @@ function M:credentials(client)
       if not ok or type(t) ~= "string" then
         return nil, Error.new{ kind = "Unauthenticated", title = "token_provider failed",
           detail = not ok and tostring(t) or (e and tostring(e)) or "it returned no token" }
+      end
+      local why = M.token_problem(t)
+      if why then
+        return nil, Error.new{ kind = "Unauthenticated", title = "token_provider failed", detail = why }
       end
       token, expires_at = t, tonumber(e) or M.jwt_expiry(t)
     else

@@ -119,7 +119,7 @@ function Ctx:call(client, op, a, accept)
   end
   local res, err = client:perform(req)
   if not res then return nil, err end
-  return client:decode(res, req.method, req.url)
+  return client:decode(res, req.method, req.url, op.response_media)
 end
 
 --- Prints a result in the chosen format.
@@ -299,6 +299,10 @@ function M.main(argv, env)
     return dispatch(ctx, parsed)
   end, function(e)
     if util.is_failure(e) then return e end
+    -- Ctrl-C while Lua code ran (the interpreter's own SIGINT handler raises this)
+    if e == "interrupted!" or (type(e) == "string" and e:find(": interrupted!$")) then
+      return { code = util.EXIT.interrupted }
+    end
     if type(e) == "string" and e:find("airflow: ", 1, true) then
       return { code = util.EXIT.usage, message = library_message(e) }
     end
@@ -306,6 +310,7 @@ function M.main(argv, env)
   end)
   ctx.out:flush()
   if ok then return result or util.EXIT.ok end
+  if result.code == util.EXIT.interrupted then return result.code end -- quietly, as Unix tools do
   ctx.err:write("airflow-lua: ", result.message, "\n")
   return result.code
 end

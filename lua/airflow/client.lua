@@ -23,6 +23,15 @@ local CLIENT_OPTIONS = {
   sleep = "function", clock = "function",
 }
 
+-- The retry options are the client's own (the transport checks its options itself):
+-- the largest value each accepts, and whether it must be whole. NaN and infinities
+-- never pass, so no later arithmetic or sleep sees one.
+local RETRY_RANGES = {
+  retries = { max = 100, whole = true },
+  retry_backoff = { max = 3600 },
+  retry_max_wait = { max = 86400 },
+}
+
 local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true }
 local RETRY_STATUS = { [429] = true, [502] = true, [503] = true, [504] = true }
 local RETRY_TRANSPORT = { connect = true, recv = true, send = true, timeout = true, resolve = true }
@@ -46,8 +55,13 @@ local function check_options(opts)
       local near = registry.closest(tostring(k), CLIENT_OPTIONS)
       fail(3, "unknown option '%s'%s", tostring(k), near and (" (did you mean '" .. near .. "'?)") or "")
     end
-    if want ~= "any" and type(v) ~= want then
+    if want ~= "any" and type(v) ~= want and not (k == "max_body_bytes" and v == false) then
       fail(3, "option '%s' must be a %s, got %s", k, want, type(v))
+    end
+    local range = RETRY_RANGES[k]
+    if range and not (v >= 0 and v <= range.max and (not range.whole or v == math.floor(v))) then
+      fail(3, "option '%s' must be a %s from 0 to %d, got %s", k, range.whole and "whole number" or "number",
+        range.max, v ~= v and "nan" or tostring(v))
     end
   end
   if not opts.base_url then fail(3, "option 'base_url' is required (e.g. \"http://localhost:8080\")") end
@@ -289,9 +303,27 @@ local function media_of(res)
   return media
 end
 
+-- Whether an operation's success responses ("application/json,text/plain", from the
+-- registry) are all JSON, remembered per distinct list.
+local json_only_cache = {}
+local function json_only(expect)
+  local only = json_only_cache[expect]
+  if only == nil then
+    only = true
+    for media in expect:gmatch("[^,]+") do
+      if not media:find("json", 1, true) then only = false end
+    end
+    json_only_cache[expect] = only
+  end
+  return only
+end
+
 --- Turns a transport response into the operation's result: decoded JSON, text,
 -- NDJSON lines, true for an empty success; nil, airflow.Error otherwise.
-function methods.decode(_, res, method, url)
+-- @param expect the operation's success media types (registry `response_media`), if
+--   known: when they are all JSON, a success that is not JSON (an SSO proxy's login
+--   page, say) is an `InvalidResponse` error, never handed back as text
+function methods.decode(_, res, method, url, expect)
   local status = res.status
   if status < 200 or status >= 300 then
     return nil, Error.from_response(res, method, url)
@@ -299,6 +331,7 @@ function methods.decode(_, res, method, url)
   local body = res.body
   if status == 204 or body == nil or body == "" then return true end
   local media = media_of(res)
+  local want_json = expect ~= nil and expect ~= "" and json_only(expect)
   if media == "application/x-ndjson" then
     local lines = {}
     for line in body:gmatch("[^\n]+") do
@@ -311,10 +344,13 @@ function methods.decode(_, res, method, url)
   if media:find("json", 1, true) or media == "" then
     local v, why = json.decode(body)
     if v == nil then
-      if media == "" then return body end
+      if media == "" and not want_json then return body end
       return nil, Error.invalid_response(res, method, url, "invalid JSON: " .. tostring(why))
     end
     return v
+  end
+  if want_json then
+    return nil, Error.invalid_response(res, method, url, "expected JSON, got " .. media)
   end
   return body
 end
@@ -389,7 +425,7 @@ function methods:call(op, args, opts)
   if opts and opts.timeout then req.timeout = opts.timeout end
   local res, err = self:perform(req, opts)
   if not res then return nil, err end
-  return self:decode(res, req.method, req.url)
+  return self:decode(res, req.method, req.url, op.response_media)
 end
 
 --- Lists the operations of the API in use: {resource, name, method, path, params}.

@@ -157,20 +157,89 @@ function Error.from_transport(e, method, url)
   }
 end
 
---- Builds an error for a response that could not be understood (invalid JSON, ...).
+-- The length of the valid UTF-8 sequence starting at byte i of s (a lead byte b),
+-- or nil when it is not one (overlong forms, surrogates and code points past
+-- U+10FFFF are invalid). Written out because LuaJIT has no utf8 library.
+local function utf8_length(s, i, b)
+  local n, min
+  if b >= 0xC2 and b <= 0xDF then n, min = 2, 0x80
+  elseif b >= 0xE0 and b <= 0xEF then n, min = 3, 0x800
+  elseif b >= 0xF0 and b <= 0xF4 then n, min = 4, 0x10000
+  else return nil end
+  local cp = b % (2 ^ (7 - n))
+  for k = 1, n - 1 do
+    local c = s:byte(i + k)
+    if not c or c < 0x80 or c > 0xBF then return nil end
+    cp = cp * 64 + c % 64
+  end
+  if cp < min or cp > 0x10FFFF or (cp >= 0xD800 and cp <= 0xDFFF) then return nil end
+  return n
+end
+
+local ESCAPES = { [9] = "\\t", [10] = "\\n", [13] = "\\r" }
+
+--- Makes text from outside safe for one line of a log or a terminal: control
+-- characters (CR, LF, ESC, ...) and bytes that are not valid UTF-8 become
+-- visible escapes (`\n`, `\x1b`), so the text stays on one line and cannot move the
+-- cursor or recolour a terminal. Valid UTF-8 text is kept as is.
+-- @param s a string
+-- @return the escaped string
+function Error.escape(s)
+  if not s:find("[%c\128-\255]") then return s end
+  local out, i, len = {}, 1, #s
+  while i <= len do
+    local b = s:byte(i)
+    if b >= 0x80 then
+      local n = utf8_length(s, i, b)
+      if n then
+        out[#out + 1] = s:sub(i, i + n - 1)
+        i = i + n
+      else
+        out[#out + 1] = ("\\x%02x"):format(b)
+        i = i + 1
+      end
+    else
+      if b < 0x20 or b == 0x7F then
+        out[#out + 1] = ESCAPES[b] or ("\\x%02x"):format(b)
+      else
+        out[#out + 1] = string.char(b)
+      end
+      i = i + 1
+    end
+  end
+  return table.concat(out)
+end
+
+local EXCERPT_BYTES = 120
+
+--- Builds an error for a response that could not be understood: invalid JSON, or
+-- a success that is not what the operation returns (an SSO proxy's login page).
+-- The detail names the status and the media type, with a short escaped excerpt.
 function Error.invalid_response(res, method, url, why)
+  local body = res.body or ""
+  local ctype = res.headers and res.headers["content-type"]
+  local excerpt = Error.redact_text(body:sub(1, EXCERPT_BYTES)):gsub("%s+", " ")
+  local detail = ("%s (status %s, %s)"):format(why, tostring(res.status),
+    ctype and ("Content-Type " .. ctype) or "no Content-Type")
+  if excerpt ~= "" and excerpt ~= " " then
+    detail = detail .. ", body starts: " .. excerpt .. (#body > EXCERPT_BYTES and "..." or "")
+  end
   return Error.new{
-    status = res.status, kind = "Unknown", title = "invalid response", detail = why,
-    body = Error.redact_text(res.body and res.body:sub(1, 1000)), method = method, url = url,
+    status = res.status, kind = "InvalidResponse", title = "invalid response", detail = detail,
+    body = Error.redact_text(body:sub(1, 1000)), method = method, url = url,
   }
 end
 
+--- One readable line: verb, URL, status, kind, title and detail, with anything
+-- that came from outside (the server's title and detail, the URL) escaped.
 function Error:__tostring()
-  local head = self.method and (self.method .. " " .. tostring(self.url) .. ": ") or ""
+  local head = self.method and (self.method .. " " .. Error.escape(tostring(self.url)) .. ": ") or ""
   local status = self.status and (tostring(self.status) .. " ") or ""
-  local s = head .. status .. self.kind
-  if self.title and self.title ~= ("HTTP " .. tostring(self.status)) then s = s .. " (" .. self.title .. ")" end
-  if self.detail and self.detail ~= "" then s = s .. ": " .. self.detail end
+  local s = head .. status .. tostring(self.kind)
+  if self.title and self.title ~= ("HTTP " .. tostring(self.status)) then
+    s = s .. " (" .. Error.escape(tostring(self.title)) .. ")"
+  end
+  if self.detail and self.detail ~= "" then s = s .. ": " .. Error.escape(tostring(self.detail)) end
   return s
 end
 

@@ -149,7 +149,7 @@ function M.collect(client, ref, args, opts)
     local pages = {}
     for i, r in client:send_each(reqs, concurrency) do
       if r and r.status >= 200 and r.status < 300 then
-        pages[i] = client:decode(r, reqs[i].method, reqs[i].url) or false
+        pages[i] = client:decode(r, reqs[i].method, reqs[i].url, op.response_media) or false
       else
         pages[i] = false
       end

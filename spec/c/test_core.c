@@ -276,6 +276,19 @@ static void test_auth(void)
     CHECK(st == 401, "wrong bearer accepted: %ld", st);
     CHECK(af_session_set_auth(s, AF_AUTH_BASIC, NULL, NULL, &e) == -1 && e.code == AF_ERR_INVALID,
           "basic auth without credentials accepted");
+    /* a credential byte that could end the header line is refused, and the message
+     * names no byte of the secret */
+    CHECK(af_session_set_auth(s, AF_AUTH_BEARER, NULL, "abc\r\nX-Evil: 1", &e) == -1 &&
+              e.code == AF_ERR_INVALID && strstr(e.message, "position 4") && !strstr(e.message, "Evil"),
+          "bearer token with CR/LF: %s", e.message);
+    CHECK(af_session_set_auth(s, AF_AUTH_BEARER, NULL, "a b", &e) == -1, "bearer token with a space");
+    CHECK(af_session_set_auth(s, AF_AUTH_BEARER, NULL, "caf\xc3\xa9", &e) == -1, "bearer token not ASCII");
+    CHECK(af_session_set_auth(s, AF_AUTH_BASIC, "a:b", "pw", &e) == -1, "basic user with ':'");
+    CHECK(af_session_set_auth(s, AF_AUTH_BASIC, "alice", "p\nw", &e) == -1, "basic password with LF");
+    CHECK(af_session_set_auth(s, AF_AUTH_BASIC, "alice", "p w \xc3\xa9", &e) == 0, "%s", e.message);
+    /* the refused ones left the last good credentials in place */
+    st = get(s, url("/auth/basic?user=alice&pass=p%20w%20%C3%A9"), &r, &e);
+    CHECK(st == 200, "basic auth after refusals: %ld", st);
     af_response_free(&r);
     af_session_free(s);
 }
@@ -442,7 +455,14 @@ static void test_stream(void)
     st = af_stream_open(s, &req, &e);
     CHECK(st != NULL && af_stream_next(st, &data, &len, &e) == 1, "first chunk of hang-body");
     af_stream_close(st);
+    /* freeing the session first ends its open streams' transfers, so the share it
+     * owns is freed (valgrind: nothing lost); the stream is then only closable */
+    st = af_stream_open(s, &req, &e);
+    CHECK(st != NULL && af_stream_next(st, &data, &len, &e) == 1, "first chunk of hang-body");
     af_session_free(s);
+    CHECK(af_stream_next(st, &data, &len, &e) == -1 && e.code == AF_ERR_INVALID,
+          "a stream of a freed session still ran: %s", e.message);
+    af_stream_close(st);
 }
 
 static void test_tls(void)

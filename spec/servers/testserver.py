@@ -35,12 +35,14 @@ import threading
 import time
 import traceback
 import urllib.parse
+import zlib
 
 # Allow big request headers (long tokens, many headers) from clients under test.
 http.client._MAXLINE = 1 << 20
 http.client._MAXHEADERS = 10000
 
 STOPPING = threading.Event()
+BOMBS = {}  # gzip bombs by size in MiB, made once
 
 CHUNK = 64 * 1024
 LETTERS = b"abcdefghijklmnopqrstuvwxyz"
@@ -445,6 +447,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_bytes(204, b"")
         if p.startswith("/echo"):
             return self.h_echo()
+        if p.startswith("/hostile/"):
+            return self.h_hostile(p[len("/hostile"):])
         seg = p.split("/")
         head = seg[1] if len(seg) > 1 else ""
         if head == "status" and len(seg) == 3:
@@ -504,6 +508,46 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 tls["client_subject"] = subj
             obj["tls"] = tls
         self.send_json(200, obj)
+
+    # ---------------------------------------------------- hostile answers
+    # What a hostile server or a broken proxy sends (spec/hostile_spec.lua). Paths
+    # under /hostile/ can serve as a client's base_url: /hostile/auth/token is then
+    # its login and /hostile/api/... its API calls (answered by /echo, so a spec can
+    # see every header that arrived).
+
+    def h_hostile(self, rest):
+        if rest == "/auth/token":
+            # a token with a line break: sent as is, it would add a header
+            return self.send_json(200, {"access_token": "abc\r\nX-Evil: 1", "token_type": "bearer"})
+        if rest.startswith("/api/"):
+            return self.h_echo()
+        if rest == "/bomb":
+            return self.h_bomb()
+        if rest == "/html-200":
+            page = (b"<!DOCTYPE html>\n<html><head><title>Sign in - Corporate SSO</title></head>"
+                    b"<body><form method=post action=/sso/login><input name=user></form></body></html>\n")
+            ctype = None if qstr(self.query, "untyped") else "text/html; charset=utf-8"
+            return self.send_bytes(200, page, ctype)
+        if rest == "/detail":
+            # a detail that would forge a log line, recolour a terminal and break UTF-8
+            body = (b'{"detail": "bad dag\\r\\nINFO forged line \\u001b[31mred\\u001b[0m '
+                    b'\xff\xfe end"}')
+            return self.send_bytes(400, body, "application/json")
+        return self.send_json(404, {"detail": "Not Found"})
+
+    def h_bomb(self):
+        """A gzip body of `mib` MiB of zeros (1024 by default; about 1 MB on the wire),
+        sent whatever the client accepts."""
+        mib = qint(self.query, "mib", 1024, 1, 4096)
+        body = BOMBS.get(mib)
+        if body is None:
+            z = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: gzip framing
+            block = b"0" * (1024 * 1024)
+            parts = [z.compress(block) for _ in range(mib)]
+            parts.append(z.flush())
+            body = b"".join(parts)
+            BOMBS[mib] = body
+        self.send_bytes(200, body, "application/json", [("Content-Encoding", "gzip")])
 
     def h_status(self, code_s):
         try:

@@ -9,7 +9,7 @@ local M = {}
 --- Flags every command accepts: name = metavar (takes a value) or false (a switch).
 M.GLOBAL = {
   url = "URL", api = "v1|v2|auto", token = "TOKEN", username = "USER", password = "PASSWORD",
-  ["password-stdin"] = false, ["ca-file"] = "FILE", insecure = false, timeout = "SECONDS",
+  ["password-stdin"] = false, ["token-stdin"] = false, ["ca-file"] = "FILE", insecure = false, timeout = "SECONDS",
   profile = "NAME", config = "FILE", output = "FORMAT", verbose = false, help = false, retries = "N",
 }
 

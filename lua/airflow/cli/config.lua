@@ -134,9 +134,10 @@ function M.run_secret_command(cmd, what)
   return line
 end
 
-local function read_password_stdin()
+-- The first line of standard input, for --password-stdin and --token-stdin.
+local function read_secret_stdin(flag, what)
   local line = io.stdin:read("l")
-  if not line or line == "" then util.usage("--password-stdin: no password on standard input") end
+  if not line or line == "" then util.usage("--%s: no %s on standard input", flag, what) end
   return (line:gsub("\r$", ""))
 end
 
@@ -202,16 +203,25 @@ function M.resolve(flags, getenv, warn)
     url = flags.url, api = flags.api, token = flags.token, username = flags.username,
     password = flags.password, ca_file = flags["ca-file"], timeout = flags.timeout,
   }
-  if flags.password then
-    warn("a password on the command line is visible to other users (ps, shell history); "
-      .. "prefer --password-stdin, AIRFLOW_PASSWORD or the config file")
-  end
-  if flags["password-stdin"] then
-    if flags.password then util.usage("give either --password or --password-stdin, not both") end
-    if flags.body == "-" or flags.conf == "-" then
-      util.usage("--password-stdin and --%s - cannot both read standard input", flags.body == "-" and "body" or "conf")
+  -- a secret given as a flag is visible to other users; each has a -stdin twin
+  for _, secret in ipairs{ { "password", "AIRFLOW_PASSWORD" }, { "token", "AIRFLOW_TOKEN" } } do
+    local name, env_name = secret[1], secret[2]
+    local stdin_flag = name .. "-stdin"
+    if flags[name] then
+      warn(("a %s on the command line is visible to other users (ps, shell history); "
+        .. "prefer --%s, %s or the config file"):format(name, stdin_flag, env_name))
     end
-    fl.password = read_password_stdin()
+    if flags[stdin_flag] then
+      if flags[name] then util.usage("give either --%s or --%s, not both", name, stdin_flag) end
+      if flags.body == "-" or flags.conf == "-" then
+        util.usage("--%s and --%s - cannot both read standard input", stdin_flag,
+          flags.body == "-" and "body" or "conf")
+      end
+      fl[name] = read_secret_stdin(stdin_flag, name)
+    end
+  end
+  if flags["password-stdin"] and flags["token-stdin"] then
+    util.usage("give either --password-stdin or --token-stdin, not both")
   end
   local ev = {}
   for _, k in ipairs{ "url", "api", "token", "username", "password", "ca_file" } do ev[k] = env(k) end
@@ -227,7 +237,9 @@ function M.resolve(flags, getenv, warn)
   local timeout = pick("timeout")
   if timeout then
     s.timeout = tonumber(timeout)
-    if not s.timeout or s.timeout <= 0 then util.usage("the timeout must be a positive number, got '%s'", timeout) end
+    if not s.timeout or not (s.timeout > 0 and s.timeout <= 2147483) then
+      util.usage("the timeout must be a positive number of seconds up to 2147483, got '%s'", timeout)
+    end
   end
   if flags.retries then
     s.retries = math.tointeger(tonumber(flags.retries))

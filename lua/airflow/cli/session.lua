@@ -88,7 +88,7 @@ local function hooks(opts, ui)
 end
 
 -- Decodes JSON responses keeping empty arrays; everything else as the library does.
-local function decode(self, res, method, url)
+local function decode(self, res, method, url, expect)
   if res.status >= 200 and res.status < 300 and res.body and res.body ~= "" then
     local media = ((res.headers and res.headers["content-type"] or ""):match("^%s*([^;%s]+)") or ""):lower()
     if media:find("json", 1, true) and media ~= "application/x-ndjson" then
@@ -96,7 +96,7 @@ local function decode(self, res, method, url)
       if v ~= nil then return v end
     end
   end
-  return Client.methods.decode(self, res, method, url)
+  return Client.methods.decode(self, res, method, url, expect)
 end
 
 -- A token_provider: the cached token first (when valid for this server and user),

@@ -6,7 +6,7 @@ local registry = require("airflow.registry")
 local M = {}
 
 --- Exit codes of the command line.
-M.EXIT = { ok = 0, api = 1, usage = 2, network = 3 }
+M.EXIT = { ok = 0, api = 1, usage = 2, network = 3, interrupted = 130 }
 
 local Failure = {}
 Failure.__index = Failure
@@ -44,8 +44,10 @@ function M.suggest(name, candidates)
   return near and (" (did you mean '" .. near .. "'?)") or ""
 end
 
---- The exit code for an airflow.Error: 3 for network and timeouts, 1 otherwise.
+--- The exit code for an airflow.Error: 130 when Ctrl-C ended it (as a shell reports
+-- a command ended by SIGINT), 3 for network and timeouts, 1 otherwise.
 function M.code_for(err)
+  if type(err) == "table" and err.code == "interrupted" then return M.EXIT.interrupted end
   local kind = type(err) == "table" and err.kind
   if kind == "Timeout" or kind == "Transport" then return M.EXIT.network end
   return M.EXIT.api

@@ -17,7 +17,10 @@ local SESSION_KEYS = {
 function M.new(opts)
   local session_opts = {}
   for _, k in ipairs(SESSION_KEYS) do session_opts[k] = opts[k] end
-  local session, err = core.session(session_opts)
+  local ok, session, err = pcall(core.session, session_opts)
+  if not ok then -- a bad option value: name it as the client's option, at the caller
+    error("airflow: option " .. tostring(session):gsub("^.-airflow%.core%.session: ", ""), 3)
+  end
   if not session then return nil, err end
   return setmetatable({ session = session, applied = false, name = "curl" }, M)
 end
