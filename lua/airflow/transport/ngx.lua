@@ -43,6 +43,9 @@
 local M = {}
 M.__index = M
 
+--- The client options this transport reads (name -> type).
+M.OPTIONS = { ngx_location = "string", user_agent = "string" }
+
 --- The default internal location.
 M.DEFAULT_LOCATION = "/_airflow_upstream"
 
