@@ -4,7 +4,7 @@
 -- `tostring(err)` gives one readable line. Secrets never appear: bodies are
 -- redacted before they are kept, and URLs carry no credentials.
 -- @module airflow.error
-local cjson = require("cjson.safe")
+local json = require("airflow.json")
 
 local Error = {}
 Error.__index = Error
@@ -49,7 +49,7 @@ function Error.redact(v, depth)
   if type(v) ~= "table" or depth > 20 then return v end
   local out = {}
   for k, x in pairs(v) do
-    if type(k) == "string" and is_secret_key(k) and x ~= cjson.null then
+    if type(k) == "string" and is_secret_key(k) and x ~= json.null then
       out[k] = "***"
     else
       out[k] = Error.redact(x, depth + 1)
@@ -62,9 +62,9 @@ end
 -- text has `"secret-key": "value"` pairs masked.
 function Error.redact_text(text)
   if type(text) ~= "string" or text == "" then return text end
-  local decoded = cjson.decode(text)
+  local decoded = json.decode(text)
   if type(decoded) == "table" then
-    return cjson.encode(Error.redact(decoded)) or text
+    return json.encode(Error.redact(decoded))
   end
   return (text:gsub('("([%w_%-]+)"%s*:%s*)"[^"]*"', function(prefix, key)
     if is_secret_key(key) then return prefix .. '"***"' end
@@ -103,7 +103,7 @@ local function describe_detail(detail)
     local redacted = Error.redact(detail)
     if type(redacted.message) == "string" then return redacted.message end
     if type(redacted.reason) == "string" then return redacted.reason end
-    return cjson.encode(redacted)
+    return json.encode(redacted)
   end
   return nil
 end
@@ -120,7 +120,7 @@ function Error.from_response(res, method, url, sensitive)
   local body = res.body or ""
   local ctype = (res.headers and res.headers["content-type"] or ""):lower()
   local title, detail, extra
-  local decoded = (body:sub(1, 1) == "{" or body:sub(1, 1) == "[") and cjson.decode(body) or nil
+  local decoded = (body:sub(1, 1) == "{" or body:sub(1, 1) == "[") and json.decode(body) or nil
   if type(decoded) == "table" then
     if type(decoded.title) == "string" then title = decoded.title end
     detail = describe_detail(decoded.detail)
