@@ -63,6 +63,7 @@ typedef struct af_operation {
     const char *response_media; /* comma-separated media types of the success response */
     const char *list_field;     /* collection field of a paged response ("dags"), or NULL */
     unsigned char total_entries; /* 1 when the paged response carries total_entries */
+    const char *accept;         /* the default Accept (a JSON type of response_media), or NULL */
 } af_operation;
 
 typedef struct af_registry {

@@ -408,7 +408,12 @@ local function response_info(ctx, entry, row)
   local medias = sorted_keys(resp.content or {})
   if #medias == 0 and best ~= 204 then note("%s %s: %d response has no media type", ctx.api, row.method, best) end
   local field, total = list_info(ctx, resp, row.method)
-  return { success = best, media = table.concat(medias, ","), list_field = field, total = total }
+  -- the default Accept: JSON when the operation answers JSON (with other types or not)
+  local accept
+  for _, m in ipairs(medias) do
+    if m == "application/json" or (not accept and m:find("json", 1, true)) then accept = m end
+  end
+  return { success = best, media = table.concat(medias, ","), list_field = field, total = total, accept = accept }
 end
 
 -- C output ---------------------------------------------------------------------
@@ -487,11 +492,11 @@ local function emit_operation(out, row, info)
   local ind = "      "
   local body = string.format("%sAF_BODY_%s, %s, ", ind, info.body:upper(), c_string(info.body_media))
   local resp = info.resp
-  out[#out + 1] = string.format("    { %s, %s, %s,\n%s%s,\n%s%s, %d,\n%s%s,\n%s%d, %s, %s, %d },",
+  out[#out + 1] = string.format("    { %s, %s, %s,\n%s%s,\n%s%s, %d,\n%s%s,\n%s%d, %s, %s, %d, %s },",
     c_string(row.resource), c_string(row.method), c_string(row.http),
     ind, c_literal(row.path, ind, #ind + 1), ind, info.params_sym, #info.params,
     body, c_literal(info.body_schema, ind, #body + 1),
-    ind, resp.success, c_string(resp.media), c_string(resp.list_field), resp.total)
+    ind, resp.success, c_string(resp.media), c_string(resp.list_field), resp.total, c_string(resp.accept))
 end
 
 -- The schemas blob: every component schema as a compact node, names sorted.

@@ -67,7 +67,7 @@ static int l_operations(lua_State *L)
     lua_createtable(L, (int)reg->nops, 0);
     for (i = 0; i < reg->nops; i++) {
         const af_operation *op = &reg->ops[i];
-        lua_createtable(L, 0, 14);
+        lua_createtable(L, 0, 15);
         lua_pushinteger(L, (lua_Integer)i + 1);
         lua_setfield(L, -2, "index");
         set_string(L, "resource", op->resource);
@@ -82,6 +82,7 @@ static int l_operations(lua_State *L)
         set_string(L, "response_media", op->response_media);
         set_string(L, "list_field", op->list_field);
         set_bool(L, "total_entries", op->total_entries);
+        set_string(L, "accept", op->accept);
         lua_createtable(L, op->nparams, 0);
         for (k = 0; k < op->nparams; k++) {
             push_param(L, &op->params[k]);
