@@ -57,18 +57,6 @@ local hook = M.hook
 -- read-only mode belong here). Raises, naming what was refused; nothing yet.
 function M.check(_, _, _) end
 
--- The default Accept of an operation, worked out once per operation (kept here,
--- not written onto the shared registry tables).
-local accept_of = setmetatable({}, { __mode = "k" })
-local function default_accept(op)
-  local accept = accept_of[op]
-  if accept == nil then
-    accept = op.accept or ((op.response_media or ""):find("json", 1, true) and "application/json") or false
-    accept_of[op] = accept
-  end
-  return accept
-end
-
 -- The body with the operation's required defaults filled in (a copy when one was).
 local function with_defaults(op, body)
   local defaults = BODY_DEFAULTS[op.api]
@@ -124,7 +112,7 @@ function M.prepare(client, op, args, opts, level)
       if headers[i]:sub(1, 7):lower() == "accept:" then table.remove(headers, i) end
     end
   elseif args.accept == nil or not op.param_by_name.accept then
-    accept = default_accept(op)
+    accept = op.accept -- the registry's default (the generator's), unless given as a parameter
   end
   if accept then headers[#headers + 1] = "Accept: " .. accept end
   return { method = method, url = url, headers = headers,
