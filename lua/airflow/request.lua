@@ -106,15 +106,10 @@ function M.prepare(client, op, args, opts, level)
   body = with_defaults(op, body)
   local method, url, headers = core.build(op.api, op.index, client.base_url, params, body ~= nil)
   if not method then error("airflow: " .. url, level + 1) end
+  -- the builder names headers as "Accept", "Content-Type": the per-call accept option
+  -- first, then an accept parameter, then the registry's default (the generator's)
   local accept = opts and opts.accept
-  if accept then
-    for i = #headers, 1, -1 do
-      if headers[i]:sub(1, 7):lower() == "accept:" then table.remove(headers, i) end
-    end
-  elseif args.accept == nil or not op.param_by_name.accept then
-    accept = op.accept -- the registry's default (the generator's), unless given as a parameter
-  end
-  if accept then headers[#headers + 1] = "Accept: " .. accept end
+  if accept or headers.Accept == nil then headers.Accept = accept or op.accept end
   return { method = method, url = url, headers = headers,
     body = body ~= nil and encode_body(op, body, level + 1) or nil, timeout = opts and opts.timeout }
 end
