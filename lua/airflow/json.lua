@@ -104,7 +104,7 @@ end
 -- turns the integral ones back into integers (in C: a page of runs has thousands),
 -- so ids and counts print as 5, not 5.0. Under LuaJIT it changes nothing.
 local integers = core.integers
-local has_integers = math.tointeger ~= nil
+local has_integers = rawget(math, "tointeger") ~= nil -- Lua 5.3+ only
 
 local decode = cjson.decode
 --- Decodes JSON text. Returns the value, or nil and a message for invalid JSON.

@@ -64,17 +64,13 @@ local function with_defaults(op, body)
   if not defaults then return body end
   if body == nil then body = {} end
   if type(body) ~= "table" then return body end
-  local copy
-  for k, v in pairs(defaults) do
-    if body[k] == nil then
-      if not copy then
-        copy = {}
-        for k2, v2 in pairs(body) do copy[k2] = v2 end
-      end
-      copy[k] = v
-    end
-  end
-  return copy or body
+  local missing = false
+  for k in pairs(defaults) do missing = missing or body[k] == nil end
+  if not missing then return body end
+  local filled = {} -- the defaults, then the caller's values over them
+  for k, v in pairs(defaults) do filled[k] = v end
+  for k, v in pairs(body) do filled[k] = v end
+  return filled
 end
 
 local function encode_body(op, body, level)
