@@ -156,7 +156,7 @@ end
 function methods:prepare(op, args, opts)
   local found, err = self:operation(op, 2)
   if not found then return nil, err end
-  return request.prepare(self, found, args or {}, opts, 2)
+  return request.prepare(self, found, args or {}, opts, 1)
 end
 
 --- Finds an operation of the API in use.
@@ -188,7 +188,7 @@ function methods:call(op, args, opts)
   if args ~= nil and type(args) ~= "table" then
     fail(2, "%s.%s: arguments must be a table, got %s", found.resource, found.name, type(args))
   end
-  return request.call(self, found, args or NO_ARGS, opts, 2)
+  return request.call(self, found, args or NO_ARGS, opts, 1)
 end
 
 --- Sends a request that is not one of the registry's operations, with the same
@@ -275,7 +275,7 @@ local function resource_table(client, name)
           op = found
         end
         local args, opts = gather(op, 3, ...)
-        return client:call(op, args, opts)
+        return request.call(client, op, args, opts, 1)
       end
       -- with a known API, an unknown operation fails here, at once
       if client.api then

@@ -27,7 +27,7 @@ local function follow_stream(client, op, args, on_line)
   local a = {}
   for k, v in pairs(args) do a[k] = v end
   a.accept = "application/x-ndjson"
-  local req = request.prepare(client, op, a, nil, 3)
+  local req = request.prepare(client, op, a, nil, 2)
   local stream, serr = request.stream(client, req)
   if not stream then return nil, serr end
   local pending, count = "", 0

@@ -54,8 +54,13 @@ local hook = M.hook
 -- ------------------------------------------------------------------ prepare
 
 --- The place to refuse an operation before any I/O (the server-version gate and a
--- read-only mode belong here). Raises, naming what was refused; nothing yet.
-function M.check(_, _, _) end
+-- read-only mode belong here): every prepared request passes through it, raising at
+-- `level` (as for `error`) naming what was refused. Nothing is refused yet.
+-- @param client the client
+-- @param op the operation
+-- @param args its arguments
+-- @param level the stack level to blame
+function M.check(_, _, _, _) end
 
 -- The body with the operation's required defaults filled in (a copy when one was).
 local function with_defaults(op, body)
@@ -87,11 +92,12 @@ end
 -- @param op an operation from the registry
 -- @param args path, query and header parameters by name, and `body`
 -- @param opts per-call options: timeout, retry, accept (overrides the Accept header)
--- @param level the stack level to blame for a bad argument
+-- @param level the stack level to blame for a bad argument, as for `error`
+--   (1: the caller of prepare)
 -- @return the transport request {method, url, headers, body, timeout}
 function M.prepare(client, op, args, opts, level)
   level = level or 1
-  M.check(client, op, args)
+  M.check(client, op, args, level + 1)
   local params, body = args, args.body
   if body ~= nil then -- the parameters without the body (the caller's table stays as is)
     params = {}
@@ -514,6 +520,7 @@ function M.decode(client, res, method, url, expect)
 end
 
 --- Prepares, exchanges and decodes one operation call.
+-- @param level the stack level to blame for a bad argument, as for `error`
 -- @return the decoded result, or nil, airflow.Error
 function M.call(client, op, args, opts, level)
   local req = M.prepare(client, op, args, opts, (level or 1) + 1)
