@@ -110,7 +110,6 @@ function Client.new(opts)
     retry_max_wait = opts.retry_max_wait or 30,
     hooks = { on_request = opts.on_request, on_response = opts.on_response, on_retry = opts.on_retry },
     json_decode = opts.json_decode or json.decode,
-    resources_cache = {},
   }
   local transport = opts.transport
   if transport == nil or type(transport) == "string" then
@@ -293,9 +292,6 @@ Client.__index = function(self, key)
   local m = methods[key]
   if m then return m end
   if type(key) ~= "string" then return nil end
-  local cache = rawget(self, "resources_cache")
-  local r = cache[key]
-  if r then return r end
   local api = rawget(self, "api")
   local known
   if api then
@@ -312,8 +308,8 @@ Client.__index = function(self, key)
     local near = registry.closest(key, names)
     fail(2, "no resource or method '%s'%s", key, near and (" (did you mean '" .. near .. "'?)") or "")
   end
-  r = resource_table(self, key)
-  cache[key] = r
+  local r = resource_table(self, key)
+  rawset(self, key, r) -- made once: later lookups are plain field reads
   return r
 end
 
