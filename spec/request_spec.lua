@@ -213,6 +213,31 @@ describe("client:request (a raw request)", function()
   end)
 end)
 
+describe("mistakes", function()
+  it("raise at the caller's line, from a method, call, prepare or a raw request", function()
+    local c = assert(airflow.new{ base_url = url, token = "t" })
+    local line = debug.getinfo(1, "l").currentline
+    local e1 = select(2, pcall(function() c.dag:get_dag{ dag_idd = "x" } end))
+    local e2 = select(2, pcall(function() c:call("dag.get_dag", { dag_idd = "x" }) end))
+    local e3 = select(2, pcall(function() c:prepare("dag.get_dag", { dag_idd = "x" }) end))
+    local e4 = select(2, pcall(function() c:request{ path = "x" } end))
+    for i, e in ipairs{ e1, e2, e3, e4 } do
+      assert.matches("request_spec.lua:" .. (line + i) .. ": airflow: ", e, 1, true)
+    end
+  end)
+
+  it("are found by prepare, which sends nothing", function()
+    local c = assert(airflow.new{ base_url = url, token = "t" })
+    local req = assert(c:prepare("variable.post_variable", { body = { key = "k", value = "v" } }))
+    assert.equal("POST", req.method)
+    assert.equal(url .. "/api/v2/variables", req.url)
+    assert.equal("application/json", req.headers.Accept)
+    assert.equal("application/json", req.headers["Content-Type"])
+    assert.same({ key = "k", value = "v" }, require("airflow.json").decode(req.body))
+    assert.equal(0, env.fake_get("/_fake/stats").requests)
+  end)
+end)
+
 describe("helpers", function()
   it("are the same whichever module is required first", function()
     local Client = require("airflow.client")
