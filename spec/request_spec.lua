@@ -242,7 +242,7 @@ describe("helpers", function()
   it("are the same whichever module is required first", function()
     local Client = require("airflow.client")
     local c = assert(Client.new{ base_url = url, username = "admin", password = "admin" })
-    for _, name in ipairs{ "pages", "each", "collect", "wait_dag_run", "follow_log" } do
+    for _, name in ipairs{ "pages", "each", "collect", "wait_dag_run", "follow_log", "update" } do
       assert.is_function(c[name], name)
     end
   end)

@@ -324,10 +324,10 @@ local HELPERS = {
   "airflow.paginate", -- pages, each, collect
   "airflow.wait",     -- wait_dag_run
   "airflow.logs",     -- follow_log
+  "airflow.mask",     -- update
 }
 for _, name in ipairs(HELPERS) do
   for k, f in pairs(require(name).methods) do methods[k] = f end
 end
 
-Client.methods = methods
 return Client

@@ -35,6 +35,13 @@ end
 -- (a 422 repeats the request body; connections carry passwords and extras).
 local SECRET_KEY = { "password", "passwd", "secret", "token", "key", "authorization", "extra", "cookie" }
 
+-- JSON text for a decoded value, or nil when it cannot be written (a server's 1e999
+-- decodes to an infinity, which JSON cannot carry).
+local function encode(v)
+  local ok, text = pcall(json.encode, v)
+  return ok and text or nil
+end
+
 local function is_secret_key(k)
   k = k:lower()
   for _, s in ipairs(SECRET_KEY) do
@@ -63,9 +70,8 @@ end
 function Error.redact_text(text)
   if type(text) ~= "string" or text == "" then return text end
   local decoded = json.decode(text)
-  if type(decoded) == "table" then
-    return json.encode(Error.redact(decoded))
-  end
+  local redacted = type(decoded) == "table" and encode(Error.redact(decoded))
+  if redacted then return redacted end -- else masked as text, below
   return (text:gsub('("([%w_%-]+)"%s*:%s*)"[^"]*"', function(prefix, key)
     if is_secret_key(key) then return prefix .. '"***"' end
   end))
@@ -103,7 +109,7 @@ local function describe_detail(detail)
     local redacted = Error.redact(detail)
     if type(redacted.message) == "string" then return redacted.message end
     if type(redacted.reason) == "string" then return redacted.reason end
-    return json.encode(redacted)
+    return encode(redacted)
   end
   return nil
 end

@@ -1,6 +1,7 @@
 --- Update masks: which fields changed, and PATCH requests that send only those.
 -- @module airflow.mask
 local json = require("airflow.json")
+local registry = require("airflow.registry")
 
 local M = {}
 
@@ -70,9 +71,6 @@ end
 
 M.null = json.null
 
-local Client = require("airflow.client")
-local registry = require("airflow.registry")
-
 --- Fetches an object, applies changes, and PATCHes only the changed fields with
 -- `update_mask`, as Airflow documents for partial updates. Field names are checked
 -- against the request body's schema before any request: a typo raises.
@@ -80,7 +78,7 @@ local registry = require("airflow.registry")
 -- @param args its path (and query) parameters
 -- @param changes the fields to change (nested tables merge)
 -- @return the server's answer (or the current object when nothing changed), or nil, err
-function Client.methods.update(client, ref, args, changes)
+function M.update(client, ref, args, changes)
   if type(changes) ~= "table" then error("airflow: update: changes must be a table", 2) end
   local api, err = client:api_version()
   if not api then return nil, err end
@@ -127,5 +125,8 @@ function Client.methods.update(client, ref, args, changes)
   a.body = body
   return client:call(op, a)
 end
+
+--- The client methods of this module.
+M.methods = { update = M.update }
 
 return M
