@@ -65,7 +65,7 @@ local function check_options(opts)
       local near = registry.closest(tostring(k), known)
       fail(3, "unknown option '%s'%s", tostring(k), near and (" (did you mean '" .. near .. "'?)") or "")
     end
-    if want ~= "any" and type(v) ~= want and not (k == "max_body_bytes" and v == false) then
+    if want ~= "any" and type(v) ~= want then
       fail(3, "option '%s' must be a %s, got %s", k, want, type(v))
     end
     local range = RETRY_RANGES[k]

@@ -6,14 +6,10 @@ local core = require("airflow.core")
 local M = {}
 M.__index = M
 
---- The client options this transport reads (name -> type): the session's.
--- (`max_body_bytes` may also be false, for no limit.)
-M.OPTIONS = {
-  timeout = "number", connect_timeout = "number", verify_tls = "boolean", ca_file = "string",
-  ca_path = "string", cert_file = "string", key_file = "string", key_password = "string",
-  proxy = "string", user_agent = "string", http_version = "string", max_body_bytes = "number",
-  max_redirects = "number", compressed = "boolean",
-}
+--- The client options this transport reads (name -> type): the session's options,
+-- named once in airflow.core (core.SESSION_OPTIONS); the session checks their values.
+M.OPTIONS = {}
+for _, name in ipairs(core.SESSION_OPTIONS) do M.OPTIONS[name] = "any" end
 
 --- Creates a transport from the client options (only session options are read).
 function M.new(opts)

@@ -50,7 +50,9 @@ function M.options()
   if not options then
     options = {}
     for _, name in ipairs(M.BUILTIN) do
-      for k, t in pairs(require("airflow.transport." .. name).OPTIONS) do options[k] = t end
+      for k, t in pairs(require("airflow.transport." .. name).OPTIONS) do
+        if options[k] == nil or options[k] == "any" then options[k] = t end -- the more precise type
+      end
     end
   end
   return options
