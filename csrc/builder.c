@@ -49,29 +49,34 @@ static const af_arg *find_arg(const af_arg *args, size_t nargs, const char *name
     return NULL;
 }
 
-/* Edit distance, capped: names are short, and we only care about small distances. */
+/* Edit distance, capped: names are short, and we only care about small distances.
+ * Optimal string alignment, like airflow.suggest: swapping two adjacent characters
+ * counts as one edit, as do an insertion, a deletion and a substitution. */
 static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
 {
-    size_t row[64], i, j;
+    size_t rows[3][64], *prev2 = rows[0], *prev = rows[1], *row = rows[2], *t, i, j;
     if (la >= 63 || lb >= 63)
         return 99;
     for (j = 0; j <= lb; j++)
-        row[j] = j;
+        prev[j] = j;
     for (i = 1; i <= la; i++) {
-        size_t diag = row[0], tmp;
         row[0] = i;
         for (j = 1; j <= lb; j++) {
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            tmp = row[j];
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
+            size_t best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
             if (row[j - 1] + 1 < best)
                 best = row[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
             row[j] = best;
-            diag = tmp;
         }
+        t = prev2;
+        prev2 = prev;
+        prev = row;
+        row = t;
     }
-    return row[lb];
+    return prev[lb];
 }
 
 /* The parameter name (or "body") closest to `name`, or NULL when none is close. */

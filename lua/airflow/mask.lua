@@ -72,6 +72,7 @@ M.null = json.null
 
 local Client = require("airflow.client")
 local registry = require("airflow.registry")
+local suggest = require("airflow.suggest")
 
 --- Fetches an object, applies changes, and PATCHes only the changed fields with
 -- `update_mask`, as Airflow documents for partial updates. Field names are checked
@@ -93,9 +94,8 @@ function Client.methods.update(client, ref, args, changes)
   local fields = reg.body_fields(op) or {}
   for k in pairs(changes) do
     if type(k) ~= "string" or not fields[k] then
-      local near = registry.closest(tostring(k), fields)
       error(("airflow: %s.%s: '%s' is not a field of its request body%s"):format(op.resource, op.name,
-        tostring(k), near and (" (did you mean '" .. near .. "'?)") or ""), 2)
+        tostring(k), suggest.hint(tostring(k), fields)), 2)
     end
   end
   local getter
