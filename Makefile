@@ -130,11 +130,15 @@ regen:
 	lua5.4 tools/gen_registry.lua
 	$(MAKE) --no-print-directory regen-docs
 
-# The reference docs (docs/) and the LuaCATS definitions (types/), from the registry
-# compiled into airflow.core; spec/docs_spec.lua and spec/types_spec.lua fail when stale.
+# The reference docs (docs/), the LuaCATS definitions (types/) and the completion
+# scripts (completions/), from the registry compiled into airflow.core;
+# spec/docs_spec.lua, spec/types_spec.lua and spec/completion_spec.lua fail when stale.
 regen-docs: all
 	lua5.4 tools/gen_docs.lua
-	@if [ -f tools/gen_types.lua ]; then lua5.4 tools/gen_types.lua; fi
+	lua5.4 tools/gen_types.lua
+	bin/airflow-lua completion bash > completions/airflow-lua.bash
+	bin/airflow-lua completion zsh > completions/_airflow-lua
+	bin/airflow-lua completion fish > completions/airflow-lua.fish
 
 clean:
 	rm -rf build lua/airflow/core.so

@@ -44,7 +44,7 @@ describe("airflow-lua completion", function()
       assert.equal(0, rc)
       local file = ({ bash = "completions/airflow-lua.bash", zsh = "completions/_airflow-lua",
         fish = "completions/airflow-lua.fish" })[shell]
-      assert.equal(out, read(file), file .. " is stale: run bin/airflow-lua completion " .. shell .. " > " .. file)
+      assert.equal(out, read(file), file .. " is stale: run `make regen-docs`")
     end)
   end
 
