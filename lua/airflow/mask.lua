@@ -44,6 +44,9 @@ end
 -- @param before the current object
 -- @param after the wanted object
 -- @return an array of field names (empty when nothing changed)
+---@param before table
+---@param after table
+---@return string[]
 function M.diff(before, after)
   if type(before) ~= "table" or type(after) ~= "table" then
     error("airflow.mask.diff expects two tables", 2)
@@ -55,6 +58,9 @@ function M.diff(before, after)
 end
 
 --- Copies `current` with `changes` applied (nested tables merged; airflow.null kept).
+---@param current table
+---@param changes table
+---@return table
 function M.apply(current, changes)
   local out = {}
   for k, v in pairs(current) do out[k] = v end
@@ -81,6 +87,12 @@ local suggest = require("airflow.suggest")
 -- @param args its path (and query) parameters
 -- @param changes the fields to change (nested tables merge)
 -- @return the server's answer (or the current object when nothing changed), or nil, err
+---@param client airflow.Client
+---@param ref string
+---@param args table
+---@param changes table
+---@return table|true|nil result
+---@return airflow.Error|nil err
 function Client.methods.update(client, ref, args, changes)
   if type(changes) ~= "table" then error("airflow: update: changes must be a table", 2) end
   local api, err = client:api_version()
