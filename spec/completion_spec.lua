@@ -17,17 +17,12 @@ local function sh(cmd)
   return text, tonumber(rc)
 end
 
+local read = require("reference").read
+
 local function lines(text)
   local out = {}
   for l in text:gmatch("[^\n]+") do out[#out + 1] = l end
   return out
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local text = f:read("a")
-  f:close()
-  return text
 end
 
 -- A clean environment with bin/ on PATH, so the shells find `airflow-lua`.

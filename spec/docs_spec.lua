@@ -1,17 +1,11 @@
 -- The reference docs in docs/: generated from the registry by tools/gen_docs.lua;
 -- stale or incomplete pages fail here.
-package.path = "tools/?.lua;" .. package.path
+local support = require("reference")
 local core = require("airflow.core")
 local ref = require("apiref")
 local gen = require("gen_docs")
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read, deep_copy, views_with, has = support.read, support.deep_copy, support.views_with, support.has
 
 -- The committed pages, by path under docs/.
 local function committed()
@@ -25,36 +19,11 @@ local function committed()
   return pages
 end
 
-local function deep_copy(v)
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = deep_copy(x) end
-  return out
-end
-
--- The views of both APIs, v2's operations changed by edit(ops).
-local function views_with(edit)
-  local views = {}
-  for i, api in ipairs(ref.APIS) do
-    local ops = deep_copy(core.operations(api))
-    if api == "v2" then edit(ops) end
-    views[i] = ref.view(api, ops)
-  end
-  return views
-end
-
-local function has(problems, text)
-  for _, p in ipairs(problems) do
-    if p:find(text, 1, true) then return true end
-  end
-  return false
-end
-
 describe("docs/", function()
   local pages = committed()
 
   it("is what tools/gen_docs.lua makes from the registry (run `make regen-docs` when this fails)", function()
-    local want = gen.generate(gen.views())
+    local want = gen.generate(ref.views())
     for path, text in pairs(want) do
       assert(pages[path] == text, "docs/" .. path .. " is stale or missing: run `make regen-docs`")
     end
@@ -64,7 +33,7 @@ describe("docs/", function()
   end)
 
   it("documents every operation of both APIs with every parameter", function()
-    assert.same({}, gen.check(gen.views(), pages))
+    assert.same({}, gen.check(ref.views(), pages))
     local n = 0
     for _, api in ipairs(ref.APIS) do
       for _, op in ipairs(core.operations(api)) do
@@ -79,11 +48,7 @@ describe("docs/", function()
   end)
 
   it("fails the check when the registry loses an operation", function()
-    local views = views_with(function(ops)
-      for i, op in ipairs(ops) do
-        if op.resource == "dag" and op.name == "get_dag" then table.remove(ops, i) break end
-      end
-    end)
+    local views = views_with(function(ops) support.remove_op(ops, "dag", "get_dag") end)
     local problems = gen.check(views, pages)
     assert.is_true(has(problems, "docs/v2/dag.md documents operation dag.get_dag the registry lacks"),
       table.concat(problems, "\n"))
@@ -102,7 +67,7 @@ describe("docs/", function()
     assert.is_true(has(problems, "get_dag_runs documents parameter 'limit' it does not have"))
     local thin = deep_copy(pages)
     thin["v2/pool.md"] = thin["v2/pool.md"]:gsub("\n## get_pools\n", "\n## gone\n")
-    problems = gen.check(gen.views(), thin)
+    problems = gen.check(ref.views(), thin)
     assert.is_true(has(problems, "docs/v2/pool.md lacks operation pool.get_pools"), table.concat(problems, "\n"))
   end)
 

@@ -49,6 +49,27 @@ function M.view(api, ops, schemas_json)
   return view
 end
 
+--- The views of every API version, in APIS order.
+function M.views()
+  local views = {}
+  for i, api in ipairs(M.APIS) do views[i] = M.view(api) end
+  return views
+end
+
+--- Writes files ({ [relative path] = text }) under outdir, creating directories.
+-- @return the sorted paths written
+function M.write(outdir, files)
+  local paths = sorted_keys(files)
+  for _, path in ipairs(paths) do
+    local dir = (outdir .. "/" .. path):match("^(.*)/[^/]*$")
+    assert(os.execute(("mkdir -p '%s'"):format(dir)))
+    local f = assert(io.open(outdir .. "/" .. path, "wb"))
+    f:write(files[path])
+    f:close()
+  end
+  return paths
+end
+
 --- Decodes a compact schema node given as JSON text (nil stays nil).
 function M.node(text)
   return text and assert(json.decode(text)) or nil

@@ -244,13 +244,6 @@ local function index_page(views)
   return table.concat(out, "\n")
 end
 
---- The views of every API version, from airflow.core.
-function M.views()
-  local views = {}
-  for i, api in ipairs(ref.APIS) do views[i] = ref.view(api) end
-  return views
-end
-
 --- Every page: { ["README.md"] = text, ["v2/dag.md"] = text, ... }.
 function M.generate(views)
   local pages = { ["README.md"] = index_page(views) }
@@ -332,16 +325,10 @@ end
 --- Writes every page under outdir.
 function M.main(outdir)
   outdir = outdir or "docs"
-  local pages = M.generate(M.views())
   for _, api in ipairs(ref.APIS) do
-    assert(os.execute(("rm -rf '%s/%s' && mkdir -p '%s/%s'"):format(outdir, api, outdir, api)))
+    assert(os.execute(("rm -rf '%s/%s'"):format(outdir, api))) -- pages of resources that are gone
   end
-  local paths = ref.sorted_keys(pages)
-  for _, path in ipairs(paths) do
-    local f = assert(io.open(outdir .. "/" .. path, "wb"))
-    f:write(pages[path])
-    f:close()
-  end
+  local paths = ref.write(outdir, M.generate(ref.views()))
   io.stderr:write(("gen_docs: wrote %d pages to %s/\n"):format(#paths, outdir))
 end
 

@@ -252,11 +252,9 @@ function M.core_file()
   return table.concat(out, "\n")
 end
 
---- Checks the text of types/airflow.d.lua against the registry views: every
--- operation has its method and argument class, every parameter its field, optional
--- exactly when not required, with the type the parameter accepts, and nothing else.
--- @return the list of problems (empty when the definitions match)
-function M.check(views, text)
+--- Reads a definition file: its classes (class -> field -> { optional, type }) and
+-- its methods (a set of "var:name").
+function M.classes(text)
   local classes, methods, current = {}, {}, nil
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
     local cls = line:match("^%-%-%-@class ([%w_.]+)")
@@ -274,6 +272,15 @@ function M.check(views, text)
     local var, m = line:match("^function ([%w_]+):([%w_]+)%(")
     if var then methods[var .. ":" .. m] = true end
   end
+  return classes, methods
+end
+
+--- Checks the text of types/airflow.d.lua against the registry views: every
+-- operation has its method and argument class, every parameter its field, optional
+-- exactly when not required, with the type the parameter accepts, and nothing else.
+-- @return the list of problems (empty when the definitions match)
+function M.check(views, text)
+  local classes, methods = M.classes(text)
   local problems = {}
   local function bad(fmt, ...) problems[#problems + 1] = fmt:format(...) end
   for _, view in ipairs(views) do
@@ -320,14 +327,7 @@ end
 --- Writes both files under outdir.
 function M.main(outdir)
   outdir = outdir or "types"
-  assert(os.execute(("mkdir -p '%s'"):format(outdir)))
-  local views = {}
-  for i, api in ipairs(ref.APIS) do views[i] = ref.view(api) end
-  for name, text in pairs({ ["airflow.d.lua"] = M.client(views), ["airflow-core.d.lua"] = M.core_file() }) do
-    local f = assert(io.open(outdir .. "/" .. name, "wb"))
-    f:write(text)
-    f:close()
-  end
+  ref.write(outdir, { ["airflow.d.lua"] = M.client(ref.views()), ["airflow-core.d.lua"] = M.core_file() })
   io.stderr:write(("gen_types: wrote %s/airflow.d.lua and %s/airflow-core.d.lua\n"):format(outdir, outdir))
 end
 
