@@ -87,4 +87,22 @@ describe("docs/", function()
       assert.truthy(gen.example(view, op):find(("client.%s:%s"):format(op.resource, op.name), 1, true))
     end
   end)
+
+  it("shows the version that added an operation or parameter, defaults and the result's schema when known", function()
+    local views = views_with(function(ops)
+      for _, op in ipairs(ops) do
+        if op.name == "get_dag_runs" then
+          op.since, op.response_schema = "3.1.0", '{"$":"DAGRunCollectionResponse"}'
+          op.params[2].since, op.params[2].default = "3.2.0", "50"
+        end
+      end
+    end)
+    local page = gen.generate(views)["v2/dag_run.md"]
+    local section = page:match("\n## get_dag_runs\n(.-)\n## ")
+    assert.truthy(section:find("- Since: Airflow 3.1.0", 1, true))
+    assert.truthy(section:find("| `limit` | query | `integer` |  | `50` |  | 3.2.0 |", 1, true), section)
+    assert.truthy(section:find("[`DAGRunCollectionResponse`](schemas.md#dagruncollectionresponse)", 1, true))
+    local types = require("gen_types").client(views)
+    assert.truthy(types:find("---@return airflow.v2.DAGRunCollectionResponse|nil result\n", 1, true))
+  end)
 end)
