@@ -49,6 +49,9 @@ describe("suggest.closest", function()
   it("returns nothing when no candidate is close", function()
     assert.same({}, suggest.closest("xyz", { "get_dags", "get_dag" }))
     assert.same({}, suggest.closest("anything", {}))
+    -- "order" is 3 edits from "order_by": more than a third of 5 letters plus one
+    assert.same({}, suggest.closest("order", { "order_by" }))
+    assert.same({ "order_by" }, suggest.closest("orderby", { "order_by" }))
   end)
 end)
 
@@ -77,6 +80,37 @@ describe("registry suggestions", function()
     op, err = registry.find("v2", "dga.get_dags")
     assert.is_nil(op)
     assert.equal("the v2 API has no resource 'dga' (did you mean 'dag'?)", err)
+  end)
+end)
+
+describe("unknown parameters in a call (checked by the C request builder)", function()
+  local airflow = require("airflow")
+  local client = airflow.new{ base_url = "http://127.0.0.1:9" }
+
+  local function raised(resource, name, args)
+    local ok, err = pcall(client[resource][name], client[resource], args)
+    assert.is_false(ok)
+    return err
+  end
+
+  it("counts a transposition as one edit and lists every equally close parameter", function()
+    local err = raised("dag", "get_dag", { dga_id = "x" })
+    assert.truthy(err:find("unknown parameter 'dga_id' (did you mean 'dag_id'?)", 1, true), err)
+    err = raised("dag_run", "get_dag_runs", { dag_id = "x", end_date_gtx = 1 })
+    assert.truthy(err:find("unknown parameter 'end_date_gtx' (did you mean 'end_date_gt' or 'end_date_gte'?)", 1, true),
+      err)
+  end)
+
+  it("suggests what airflow.suggest suggests", function()
+    local op = registry.get("v2").resources.dag_run.get_dag_runs
+    local names = { "body" }
+    for _, p in ipairs(op.params) do names[#names + 1] = p.name end
+    for _, typo in ipairs({ "lmit", "ofset", "stat", "end_date_gtx", "dag_idd", "order", "zzzzzzzz", "run_tpye" }) do
+      local err = raised("dag_run", "get_dag_runs", { dag_id = "x", [typo] = 1 })
+      local want = ("unknown parameter '%s'%s"):format(typo, suggest.hint(typo, op.body == "none"
+        and { table.unpack(names, 2) } or names))
+      assert.truthy(err:find(want, 1, true), err .. " ~= " .. want)
+    end
   end)
 end)
 

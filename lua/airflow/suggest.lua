@@ -50,12 +50,12 @@ end
 function M.closest(name, candidates)
   name = tostring(name)
   local limit = math.floor(#name / 3) + 1
-  local best, found, seen = limit + 1, {}, {}
+  local best, found, seen = math.huge, {}, {}
   for _, c in ipairs(names_of(candidates)) do
     if not seen[c] then
       seen[c] = true
       local d = M.distance(name, c)
-      if d < best then
+      if d < best and d <= limit then
         best, found = d, { c }
       elseif d == best then
         found[#found + 1] = c
