@@ -37,7 +37,7 @@ BUSTED     ?= $(LUA) /usr/bin/busted
 SPECS      ?= spec
 
 .PHONY: all luajit test test-c test-lua test-conformance test-openresty lint fuzz-build fuzz-short \
-        valgrind asan fuzz soak bench examples demo install uninstall regen clean setup
+        valgrind asan fuzz soak bench examples demo install uninstall regen regen-docs clean setup
 
 all: $(MODULE)
 
@@ -128,6 +128,17 @@ uninstall:
 
 regen:
 	lua5.4 tools/gen_registry.lua
+	$(MAKE) --no-print-directory regen-docs
+
+# The reference docs (docs/), the LuaCATS definitions (types/) and the completion
+# scripts (completions/), from the registry compiled into airflow.core;
+# spec/docs_spec.lua, spec/types_spec.lua and spec/completion_spec.lua fail when stale.
+regen-docs: all
+	lua5.4 tools/gen_docs.lua
+	lua5.4 tools/gen_types.lua
+	bin/airflow-lua completion bash > completions/airflow-lua.bash
+	bin/airflow-lua completion zsh > completions/_airflow-lua
+	bin/airflow-lua completion fish > completions/airflow-lua.fish
 
 clean:
 	rm -rf build lua/airflow/core.so
