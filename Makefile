@@ -126,7 +126,11 @@ install: all
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_LIBDIR)/airflow $(DESTDIR)$(LUA_DIR)/airflow $(DESTDIR)$(BINDIR)/airflow-lua
 
+# Stage A reads the official documents ($(AIRFLOW_OPENAPI_DIR), needs lua-yaml) and writes
+# the structure-only openapi/airflow-v*.json; stage B writes csrc/registry_v*.c from those.
+AIRFLOW_OPENAPI_DIR ?= ../shared/openapi
 regen:
+	AIRFLOW_OPENAPI_DIR=$(AIRFLOW_OPENAPI_DIR) lua5.4 tools/gen_openapi.lua
 	lua5.4 tools/gen_registry.lua
 
 clean:
