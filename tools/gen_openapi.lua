@@ -166,6 +166,17 @@ local function structure(spec_dir, d, history)
   out = strip(out, false)
   -- our own title survives the strip: put it back
   out.info.title = "lua-airflow structure of /api/" .. d.api
+  -- OpenAPI requires a description on each response (Prism ignores a response without
+  -- one): an empty one, none of the official text
+  local function describe(responses)
+    for _, r in pairs(responses or {}) do
+      if not r["$ref"] then r.description = "" end
+    end
+  end
+  describe(out.components.responses)
+  for _, item in pairs(out.paths) do
+    for _, op in pairs(item) do describe(op.responses) end
+  end
   return out
 end
 
