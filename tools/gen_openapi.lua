@@ -4,7 +4,8 @@
 -- paths, parameters, request bodies, responses, schemas and types, with no descriptions,
 -- summaries, titles, examples or vendor extensions. Each v2 operation and parameter
 -- carries `x-since`, the first Airflow version that has it (from history/*.yaml and
--- v2-operation-history.tsv; what first appears in the 3.3 document is 3.3.0).
+-- v2-operation-history.tsv; what first appears in the 3.3 document is 3.3.0), and an
+-- order_by parameter `x-order-by`, the attribute names it accepts.
 -- v1 paths carry the /api/v1 prefix (Prism ignores a relative server URL); parameter
 -- references and path-level parameters are inlined into each operation.
 -- The result is checked against the official operation tables (operations-*.tsv).
@@ -29,21 +30,12 @@ local HISTORY = { "3.0.0", "3.0.2", "3.1.0", "3.1.3", "3.1.6", "3.1.8", "3.2.0",
 -- Keys that carry prose or examples, never structure.
 local PROSE = { description = true, summary = true, title = true, example = true, examples = true,
                 externalDocs = true, termsOfService = true, contact = true }
+-- Our own extensions.
+local OURS = { ["x-since"] = true, ["x-order-by"] = true }
+
 local function fail(fmt, ...) error("gen_openapi: " .. string.format(fmt, ...), 0) end
 
-local function read_all(path)
-  local fh = io.open(path, "rb") or fail("cannot open %s", path)
-  local data = fh:read("a")
-  fh:close()
-  return data
-end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
-end
+local read_all, sorted_keys, deref = gen.read_all, gen.sorted_keys, gen.deref
 
 --- A copy of an OpenAPI value without prose, examples or vendor extensions
 -- (x-since is ours and kept); lyaml's null becomes cjson.null.
@@ -54,24 +46,10 @@ local function strip(v, named)
   if type(v) ~= "table" then return v end
   local out = {}
   for k, child in pairs(v) do
-    local drop = not named and type(k) == "string" and (PROSE[k] or (k:sub(1, 2) == "x-" and k ~= "x-since"))
+    local drop = not named and type(k) == "string" and (PROSE[k] or (k:sub(1, 2) == "x-" and not OURS[k]))
     if not drop then out[k] = strip(child, not named and gen.NAMED[k] or false) end
   end
   return out
-end
-
--- Resolves a local "#/a/b" reference.
-local function deref(doc, node)
-  local guard = 0
-  while type(node) == "table" and node["$ref"] do
-    local target = doc
-    for seg in node["$ref"]:gsub("^#/", ""):gmatch("[^/]+") do
-      target = type(target) == "table" and target[(seg:gsub("~1", "/"):gsub("~0", "~"))] or nil
-    end
-    node, guard = target or fail("dangling $ref %s", node["$ref"]), guard + 1
-    if guard > 20 then fail("$ref loop") end
-  end
-  return node
 end
 
 local VERBS = { get = true, put = true, post = true, delete = true, patch = true, head = true, options = true }
@@ -131,6 +109,21 @@ local function v2_history(spec_dir)
   return first_op, first_param
 end
 
+--- The attribute names an order_by parameter accepts (a structural fact the official
+-- documents only state in their prose, as "Supported attributes: `a, b`"), or nil.
+local function sortable(p)
+  local text = (type(p.schema) == "table" and type(p.schema.description) == "string" and p.schema.description)
+    or (type(p.description) == "string" and p.description) or ""
+  local list = text:match("Supported attributes: `([^`]*)`")
+  if not list then return nil end
+  local names, seen = {}, {}
+  for name in list:gmatch("[^,%s]+") do
+    if not seen[name] then seen[name] = true; names[#names + 1] = name end
+  end
+  table.sort(names)
+  return names
+end
+
 --- The structure document of one API: stripped, v1 paths prefixed, parameters inlined,
 -- x-since on v2 operations and parameters.
 local function structure(spec_dir, d, history)
@@ -149,6 +142,7 @@ local function structure(spec_dir, d, history)
       if history then
         pc["x-since"] = history.params[op.operationId][p["in"] .. ":" .. p.name]
       end
+      pc["x-order-by"] = p.name == "order_by" and sortable(p) or nil
       copy.parameters[i] = pc
     end
     if history then copy["x-since"] = history.ops[op.operationId] end
@@ -212,7 +206,8 @@ local function check_table(spec_dir, d, doc)
       local want = table.concat({ f[3], f[4], table.concat(pp, ","), f[6], f[7], f[8] }, "\t")
       local key = f[1] .. " " .. f[2]
       if derived[key] ~= want then
-        fail("%s %s: the table says\n  %s\nthe structure document gives\n  %s", d.api, key, want, tostring(derived[key]))
+        fail("%s %s: the table says\n  %s\nthe structure document gives\n  %s", d.api, key, want,
+          tostring(derived[key]))
       end
       seen[key], n = true, n + 1
     end

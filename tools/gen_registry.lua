@@ -26,6 +26,7 @@ local notes = {} -- things worth reporting, printed at the end
 local function fail(fmt, ...) error("gen_registry: " .. string.format(fmt, ...), 0) end
 local function note(fmt, ...) notes[#notes + 1] = string.format(fmt, ...) end
 
+--- The keys of t, sorted (as strings).
 local function sorted_keys(t)
   local keys = {}
   for k in pairs(t) do keys[#keys + 1] = k end
@@ -33,12 +34,14 @@ local function sorted_keys(t)
   return keys
 end
 
+--- The whole content of a file; fails when it cannot be read.
 local function read_all(path)
   local fh = io.open(path, "rb") or fail("cannot open %s", path)
   local data = fh:read("a")
   fh:close()
   return data
 end
+M.sorted_keys, M.read_all = sorted_keys, read_all
 
 -- JSON pointer resolution of "#/a/b/c" within doc, following chained refs.
 local function deref(doc, node)
@@ -55,6 +58,7 @@ local function deref(doc, node)
   end
   return node
 end
+M.deref = deref
 
 local function schema_ref_name(ref)
   return ref:match("^#/components/schemas/([^/]+)$") or fail("unsupported schema $ref %s", ref)
