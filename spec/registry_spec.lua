@@ -43,6 +43,14 @@ describe("the generated registry", function()
     assert.is_true(same2, "csrc/registry_v2.c is stale: run `lua5.4 tools/gen_registry.lua` (or make regen)")
   end)
 
+  it("is the source of the fake Airflow's spec_data.py (not stale)", function()
+    local p = assert(io.popen("python3 spec/servers/fake_airflow/gen_spec_data.py 2>&1"))
+    local out = p:read("a")
+    p:close()
+    assert.is_true(out == read("spec/servers/fake_airflow/spec_data.py"),
+      "spec/servers/fake_airflow/spec_data.py is stale: run make regen")
+  end)
+
   it("has the 128 operations of Airflow 3.3 in v2 and the 89 of Airflow 2.10 in v1", function()
     local n2, n1 = 0, 0
     for _ in pairs(by_name("v2")) do n2 = n2 + 1 end

@@ -7,7 +7,7 @@ from .common import limit_offset, one_of, order, pattern, patterns, prefix, rang
 from .errors import HTTPError, ValidationFailed, unique_violation
 from .responses import Resp, Stream
 from .state import RUN_STATES, TERMINAL_TI, task_log_lines
-from .util import DAY, iso_off, iso_z, like_match, midnight, parse_dt, redact_value
+from .util import DAY, iso_off, iso_z, midnight, parse_dt, redact_value
 from .tokens import sign_blob, unsign_blob
 
 HANDLERS = {}
@@ -755,12 +755,9 @@ def trigger_dag_run(c):
     return run_json(c, run)
 
 
-@op("patch_dag_run")
-def patch_dag_run(c):
-    run = get_run(c)
-    body = c.body or {}
+def apply_run_patch(c, run, body, mask):
+    """Sets a run's state and/or note from a patch body, limited to the update mask."""
     fields = set(body)
-    mask = c.q.get("update_mask")
     if mask:
         fields &= set(mask)
     if "state" in fields and body.get("state") is not None:
@@ -768,6 +765,12 @@ def patch_dag_run(c):
     if "note" in fields:
         run.note = body.get("note")
         run.updated_at = c.now
+
+
+@op("patch_dag_run")
+def patch_dag_run(c):
+    run = get_run(c)
+    apply_run_patch(c, run, c.body or {}, c.q.get("update_mask"))
     return run_json(c, run)
 
 

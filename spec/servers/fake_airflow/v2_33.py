@@ -7,7 +7,7 @@ from .common import limit_offset
 from .errors import HTTPError
 from .responses import Resp
 from .util import iso_z, parse_dt
-from .v2 import bulk, collection, get_dag, get_run, get_ti, op, run_json, ti_json
+from .v2 import apply_run_patch, bulk, collection, get_dag, get_run, get_ti, op, run_json, ti_json
 
 
 # =========================================================================== task state store
@@ -194,15 +194,7 @@ def bulk_dag_runs(c):
             c.state.set_run_state(run, e["state"], c.now)
 
     def update(e, mask):
-        run = runs[e["dag_run_id"]]
-        fields = set(e) - {"dag_run_id", "dag_id"}
-        if mask:
-            fields &= set(mask)
-        if "state" in fields and e.get("state") is not None:
-            c.state.set_run_state(run, e["state"], c.now)
-        if "note" in fields:
-            run.note = e.get("note")
-            run.updated_at = c.now
+        apply_run_patch(c, runs[e["dag_run_id"]], e, mask)
 
     return bulk(c, runs, "dag_run_id", create, update, "dag_run")
 
