@@ -29,7 +29,7 @@ local ROOT = (function()
 end)()
 
 local SPEC_DIR = ROOT .. "/openapi"
-local gen = dofile(ROOT .. "/tools/gen_registry.lua") -- resource names of tags
+local generator = dofile(ROOT .. "/tools/gen_registry.lua") -- resource names of tags
 local PRISM = os.getenv("PRISM")
 if not PRISM or PRISM == "" then PRISM = ROOT .. "/.tools/node_modules/.bin/prism" end
 local START_TIMEOUT = 60 -- seconds for Prism to listen
@@ -441,7 +441,7 @@ describe("conformance: registry", function()
         for verb, operation in pairs(item) do
           for _, tag in ipairs(operation.tags) do
             rows = rows + 1
-            local resource = gen.resource_name(tag)
+            local resource = generator.resource_name(tag)
             local tag_name = resource .. "." .. operation.operationId
             local op = reg.resources[resource] and reg.resources[resource][operation.operationId]
             if not op then
