@@ -133,6 +133,21 @@ describe("dag runs in bulk (3.3)", function()
       dry_run = false } })
     assert.equal(3, #done.dag_runs)
   end)
+
+  it("clears the task instances of a run by partition selection, dry run first", function()
+    local c = client()
+    local body = { run_id = RUN.dag_run_id, clear_task_instances = true }
+    local dry = assert(c.dag_run:clear_dag_run_partitions{ dag_id = "example_etl", body = body })
+    assert.same({ dag_runs_cleared = 1, task_instances_cleared = 3, dry_run = true }, dry)
+    body.dry_run = false
+    assert.is_false(assert(c.dag_run:clear_dag_run_partitions{ dag_id = "example_etl", body = body }).dry_run)
+  end)
+
+  it("patches the task instances of a task group, and knows when there is no such group", function()
+    local _, err = client().task_instance:patch_task_group_instances_dry_run{ dag_id = "example_etl",
+      dag_run_id = RUN.dag_run_id, group_id = "no_group", body = { new_state = "success" } }
+    assert.equal("NotFound", err.kind)
+  end)
 end)
 
 describe("cursor pages (3.3)", function()

@@ -1,5 +1,6 @@
 """Operations Airflow 3.3 added to /api/v2: the state stores of task instances and
-assets, asynchronous connection tests, bulk_dag_runs and clear_dag_runs.
+assets, asynchronous connection tests, bulk_dag_runs, clear_dag_runs,
+clear_dag_run_partitions and patch_task_group_instances (with its dry run).
 Registered into v2.HANDLERS; a fake started as an older version has no route to them."""
 import uuid
 
@@ -220,3 +221,52 @@ def clear_dag_runs(c):
         if body.get("note") is not None:
             run.note = body["note"]
     return collection("dag_runs", [run_json(c, run) for run, _ in pairs], len(pairs))
+
+
+@op("clear_dag_run_partitions")
+def clear_dag_run_partitions(c):
+    """The fake has no partitioned runs: only `run_id` selects a run."""
+    dag = get_dag(c)
+    body = c.body or {}
+    runs = [get_run(c, dag.dag_id, body["run_id"])] if body.get("run_id") else []
+    dry_run = body.get("dry_run", True)
+    cleared = 0
+    for run in runs:
+        tis = list(run.tis) if body.get("clear_task_instances") else []
+        cleared += len(tis)
+        if not dry_run:
+            c.state.clear_tis(run, tis, c.now)
+    return {"dag_runs_cleared": len(runs), "task_instances_cleared": cleared, "dry_run": dry_run}
+
+
+# =========================================================================== task groups
+
+def patch_group(c, dry_run):
+    """Task instances of a task group are those whose task_id starts with "<group_id>."."""
+    run = get_run(c)
+    group = c.path["group_id"]
+    tis = [ti for ti in run.tis if ti.task_id.startswith(group + ".")]
+    if not tis:
+        raise HTTPError(404, f"Task group {group} not found in Dag {run.dag.dag_id}")
+    body = c.body or {}
+    fields = set(body)
+    if c.q.get("update_mask"):
+        fields &= set(c.q["update_mask"])
+    if not dry_run:
+        for ti in tis:
+            if "new_state" in fields and body.get("new_state") is not None:
+                c.state.set_ti_state(ti, body["new_state"], c.now)
+            if "note" in fields:
+                ti.note = body.get("note")
+                ti.updated_at = c.now
+    return collection("task_instances", [ti_json(c, ti) for ti in tis], len(tis))
+
+
+@op("patch_task_group_instances")
+def patch_task_group_instances(c):
+    return patch_group(c, dry_run=False)
+
+
+@op("patch_task_group_instances_dry_run")
+def patch_task_group_instances_dry_run(c):
+    return patch_group(c, dry_run=True)
