@@ -126,8 +126,15 @@ install: all
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_LIBDIR)/airflow $(DESTDIR)$(LUA_DIR)/airflow $(DESTDIR)$(BINDIR)/airflow-lua
 
+# Stage A reads the official documents ($(AIRFLOW_OPENAPI_DIR), needs lua-yaml) and writes
+# the structure-only openapi/airflow-v*.json; stage B writes csrc/registry_v*.c from those,
+# and the fake Airflow's spec_data.py is made from them too.
+AIRFLOW_OPENAPI_DIR ?= ../shared/openapi
+FAKE_SPEC_DATA = spec/servers/fake_airflow/spec_data.py
 regen:
+	AIRFLOW_OPENAPI_DIR=$(AIRFLOW_OPENAPI_DIR) lua5.4 tools/gen_openapi.lua
 	lua5.4 tools/gen_registry.lua
+	python3 spec/servers/fake_airflow/gen_spec_data.py > $(FAKE_SPEC_DATA).tmp && mv $(FAKE_SPEC_DATA).tmp $(FAKE_SPEC_DATA)
 	$(MAKE) --no-print-directory regen-docs
 
 # The reference docs (docs/), the LuaCATS definitions (types/) and the completion

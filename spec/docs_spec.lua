@@ -1,6 +1,7 @@
 -- The reference docs in docs/: generated from the registry by tools/gen_docs.lua;
 -- stale or incomplete pages fail here.
 local support = require("reference")
+local param = support.param
 local core = require("airflow.core")
 local ref = require("apiref")
 local gen = require("gen_docs")
@@ -58,7 +59,7 @@ describe("docs/", function()
   it("fails the check when a parameter is renamed, or an operation is missing from the pages", function()
     local views = views_with(function(ops)
       for _, op in ipairs(ops) do
-        if op.name == "get_dag_runs" then op.params[2].name = "limit_renamed" end
+        if op.name == "get_dag_runs" then param(op, "limit").name = "limit_renamed" end
       end
     end)
     local problems = gen.check(views, pages)
@@ -93,7 +94,7 @@ describe("docs/", function()
       for _, op in ipairs(ops) do
         if op.name == "get_dag_runs" then
           op.since, op.response_schema = "3.1.0", '{"$":"DAGRunCollectionResponse"}'
-          op.params[2].since, op.params[2].default = "3.2.0", "50"
+          param(op, "limit").since, param(op, "limit").default = "3.2.0", "50"
         end
       end
     end)

@@ -2,6 +2,7 @@
 -- against the registry (every operation and parameter, with its type) and against
 -- the functions airflow.core really exports.
 local support = require("reference")
+local param = support.param
 local core = require("airflow.core")
 local ref = require("apiref")
 local gen = require("gen_types")
@@ -95,7 +96,7 @@ describe("types/airflow.d.lua", function()
   it("fails the check when a parameter is renamed or retyped", function()
     local problems = gen.check(views_with(function(ops)
       for _, op in ipairs(ops) do
-        if op.name == "get_dag_runs" then op.params[2].name = "limit_renamed" end
+        if op.name == "get_dag_runs" then param(op, "limit").name = "limit_renamed" end
       end
     end), CLIENT)
     assert.is_true(has(problems, "airflow.v2.dag_run.get_dag_runs.Args lacks field 'limit_renamed'"),
@@ -103,7 +104,7 @@ describe("types/airflow.d.lua", function()
     assert.is_true(has(problems, "airflow.v2.dag_run.get_dag_runs.Args has field 'limit' the operation lacks"))
     problems = gen.check(views_with(function(ops)
       for _, op in ipairs(ops) do
-        if op.name == "get_dag_runs" then op.params[2].type = "string" end
+        if op.name == "get_dag_runs" then param(op, "limit").type = "string" end
       end
     end), CLIENT)
     assert.is_true(has(problems, "get_dag_runs.Args.limit has type integer, the parameter takes string"),

@@ -131,6 +131,12 @@ local function is_ident(s)
 end
 M.is_ident = is_ident
 
+--- A table key as Lua source: the name itself, or ["name"] when it is no identifier
+-- (header parameters such as Airflow-Connection-Test-Token).
+function M.lua_key(name)
+  return is_ident(name) and name or ("[%q]"):format(name)
+end
+
 --- The Lua type of a compact schema node: component schemas by class name, inline
 -- objects as `{ field: type }`, arrays as `type[]`, JSON null as `airflow.null`.
 function M.schema_type(api, node, depth)
@@ -149,7 +155,7 @@ function M.schema_type(api, node, depth)
       local fields, required = {}, {}
       for _, r in ipairs(node.r or {}) do required[r] = true end
       for _, name in ipairs(sorted_keys(node.p)) do
-        local key = is_ident(name) and name or ("[%q]"):format(name)
+        local key = M.lua_key(name)
         fields[#fields + 1] = ("%s%s: %s"):format(key, required[name] and "" or "?",
           M.schema_type(api, node.p[name], depth + 1))
       end

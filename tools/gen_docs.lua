@@ -58,8 +58,7 @@ local function example_node(view, node, depth)
   if node.t == "object" then
     local parts = {}
     for _, name in ipairs(node.r or {}) do
-      local key = ref.is_ident(name) and name or ("[%q]"):format(name)
-      parts[#parts + 1] = key .. " = " .. example_node(view, node.p and node.p[name], depth + 1)
+      parts[#parts + 1] = ref.lua_key(name) .. " = " .. example_node(view, node.p and node.p[name], depth + 1)
     end
     table.sort(parts)
     return #parts > 0 and ("{ " .. table.concat(parts, ", ") .. " }") or "{}"
@@ -76,7 +75,7 @@ end
 function M.example(view, op)
   local parts = {}
   for _, p in ipairs(op.params) do
-    if p.required then parts[#parts + 1] = p.name .. " = " .. example_value(p) end
+    if p.required then parts[#parts + 1] = ref.lua_key(p.name) .. " = " .. example_value(p) end
   end
   if op.body == "required" then
     parts[#parts + 1] = "body = " .. example_node(view, ref.node(op.body_schema), 0)

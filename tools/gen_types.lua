@@ -31,9 +31,6 @@ function M.args_class(api, resource, name)
   return ("airflow.%s.%s.%s.Args"):format(api, resource, name)
 end
 
-local function field_key(name)
-  return ref.is_ident(name) and name or ("[%q]"):format(name)
-end
 
 -- A path parameter: a string, or what its type says (an integer may come as text).
 local function path_type(p)
@@ -46,7 +43,7 @@ local function op_block(view, op, w)
   local api, cls = view.api, M.args_class(view.api, op.resource, op.name)
   w(("---@class %s"):format(cls))
   for _, p in ipairs(op.params) do
-    w(("---@field %s%s %s"):format(field_key(p.name), p.required and "" or "?",
+    w(("---@field %s%s %s"):format(ref.lua_key(p.name), p.required and "" or "?",
       p["in"] == "path" and path_type(p) or ref.param_type(p)))
   end
   if op.body ~= "none" then
@@ -80,7 +77,7 @@ local function schema_block(view, name, w)
     local required = {}
     for _, r in ipairs(node.r or {}) do required[r] = true end
     for _, f in ipairs(ref.sorted_keys(node.p or {})) do
-      w(("---@field %s%s %s"):format(field_key(f), required[f] and "" or "?", ref.schema_type(view.api, node.p[f])))
+      w(("---@field %s%s %s"):format(ref.lua_key(f), required[f] and "" or "?", ref.schema_type(view.api, node.p[f])))
     end
     if node.x then w("---@field [string] any") end
   else
@@ -144,6 +141,7 @@ M.CORE = {
       { "airflow.core.Session|nil session", ERR .. "|nil err" } },
     { "operations", { { "api", API } }, { "table[] ops" } },
     { "schemas", { { "api", API } }, { "string json" } },
+    { "airflow_version", { { "api", API } }, { "string version" } },
     { "build", { { "api", API }, { "index", "integer" }, { "base_url", "string" }, { "args", "table" },
       { "has_body?", "boolean" } }, { "string|nil method", "string url", "table headers" } },
     { "format_datetime", { { "seconds", "number" } }, { "string" } },
@@ -263,6 +261,9 @@ function M.classes(text)
       classes[cls] = current
     elseif current then
       local name, opt, t = line:match("^%-%-%-@field ([%w_]+)(%??) (.+)$")
+      if not name then -- a quoted key: ---@field ["Airflow-Connection-Test-Token"] string
+        name, opt, t = line:match('^%-%-%-@field %["(.-)"%](%??) (.+)$')
+      end
       if name then
         current[name] = { optional = opt == "?", type = t }
       elseif not line:match("^%-%-%-") then

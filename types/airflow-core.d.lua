@@ -114,6 +114,10 @@ function core.operations(api) end
 function core.schemas(api) end
 
 ---@param api "v1"|"v2"
+---@return string version
+function core.airflow_version(api) end
+
+---@param api "v1"|"v2"
 ---@param index integer
 ---@param base_url string
 ---@param args table

@@ -14,11 +14,12 @@
 ---with `---@type airflow.v1.Client`.
 ---@class airflow.Client: airflow.v2.Client
 
--- ==== API v2: 112 operations ====
+-- ==== API v2: 130 operations ====
 
 ---The resources of an API v2 client.
 ---@class airflow.v2.Client
 ---@field asset airflow.v2.asset
+---@field asset_state_store airflow.v2.asset_state_store
 ---@field backfill airflow.v2.backfill
 ---@field config airflow.v2.config
 ---@field connection airflow.v2.connection
@@ -41,6 +42,7 @@
 ---@field provider airflow.v2.provider
 ---@field task airflow.v2.task
 ---@field task_instance airflow.v2.task_instance
+---@field task_state_store airflow.v2.task_state_store
 ---@field variable airflow.v2.variable
 ---@field version airflow.v2.version
 ---@field xcom airflow.v2.xcom
@@ -54,7 +56,7 @@ local airflow_v2_asset = {}
 ---POST /api/v2/assets/events
 ---@param args airflow.v2.asset.create_asset_event.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.AssetEventResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_asset:create_asset_event(args, opts) end
 
@@ -101,9 +103,9 @@ function airflow_v2_asset:delete_dag_asset_queued_events(args, opts) end
 ---GET /api/v2/assets/{asset_id}
 ---@param args airflow.v2.asset.get_asset.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.AssetResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.asset, asset_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.asset, asset_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.AssetResponse|nil, airflow.Error|nil
 function airflow_v2_asset:get_asset(args, opts) end
 
 ---@class airflow.v2.asset.get_asset_alias.Args
@@ -112,21 +114,22 @@ function airflow_v2_asset:get_asset(args, opts) end
 ---GET /api/v2/assets/aliases/{asset_alias_id}
 ---@param args airflow.v2.asset.get_asset_alias.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return any|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.asset, asset_alias_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.asset, asset_alias_id: integer|string, args?: table, opts?: airflow.CallOptions): any|nil, airflow.Error|nil
 function airflow_v2_asset:get_asset_alias(args, opts) end
 
 ---@class airflow.v2.asset.get_asset_aliases.Args
 ---@field limit? integer
 ---@field offset? integer
 ---@field name_pattern? string
+---@field name_prefix_pattern? string
 ---@field order_by? string|string[]
 
 ---GET /api/v2/assets/aliases
 ---@param args airflow.v2.asset.get_asset_aliases.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.AssetAliasCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_asset:get_asset_aliases(args, opts) end
 
@@ -140,6 +143,7 @@ function airflow_v2_asset:get_asset_aliases(args, opts) end
 ---@field source_run_id? string
 ---@field source_map_index? integer
 ---@field name_pattern? string
+---@field name_prefix_pattern? string
 ---@field timestamp_gte? string|number
 ---@field timestamp_gt? string|number
 ---@field timestamp_lte? string|number
@@ -148,7 +152,7 @@ function airflow_v2_asset:get_asset_aliases(args, opts) end
 ---GET /api/v2/assets/events
 ---@param args airflow.v2.asset.get_asset_events.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.AssetEventCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_asset:get_asset_events(args, opts) end
 
@@ -159,16 +163,18 @@ function airflow_v2_asset:get_asset_events(args, opts) end
 ---GET /api/v2/assets/{asset_id}/queuedEvents
 ---@param args airflow.v2.asset.get_asset_queued_events.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.QueuedEventCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.asset, asset_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.asset, asset_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.QueuedEventCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_asset:get_asset_queued_events(args, opts) end
 
 ---@class airflow.v2.asset.get_assets.Args
 ---@field limit? integer
 ---@field offset? integer
 ---@field name_pattern? string
+---@field name_prefix_pattern? string
 ---@field uri_pattern? string
+---@field uri_prefix_pattern? string
 ---@field dag_ids? string|string[]
 ---@field only_active? boolean
 ---@field order_by? string|string[]
@@ -176,7 +182,7 @@ function airflow_v2_asset:get_asset_queued_events(args, opts) end
 ---GET /api/v2/assets
 ---@param args airflow.v2.asset.get_assets.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.AssetCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_asset:get_assets(args, opts) end
 
@@ -188,9 +194,9 @@ function airflow_v2_asset:get_assets(args, opts) end
 ---GET /api/v2/dags/{dag_id}/assets/{asset_id}/queuedEvents
 ---@param args airflow.v2.asset.get_dag_asset_queued_event.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.QueuedEventResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.asset, dag_id: string, asset_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.asset, dag_id: string, asset_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.QueuedEventResponse|nil, airflow.Error|nil
 function airflow_v2_asset:get_dag_asset_queued_event(args, opts) end
 
 ---@class airflow.v2.asset.get_dag_asset_queued_events.Args
@@ -200,9 +206,9 @@ function airflow_v2_asset:get_dag_asset_queued_event(args, opts) end
 ---GET /api/v2/dags/{dag_id}/assets/queuedEvents
 ---@param args airflow.v2.asset.get_dag_asset_queued_events.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.QueuedEventCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.asset, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.asset, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.QueuedEventCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_asset:get_dag_asset_queued_events(args, opts) end
 
 ---@class airflow.v2.asset.materialize_asset.Args
@@ -212,10 +218,74 @@ function airflow_v2_asset:get_dag_asset_queued_events(args, opts) end
 ---POST /api/v2/assets/{asset_id}/materialize
 ---@param args airflow.v2.asset.materialize_asset.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGRunResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.asset, asset_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.asset, asset_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.DAGRunResponse|nil, airflow.Error|nil
 function airflow_v2_asset:materialize_asset(args, opts) end
+
+---@class airflow.v2.asset_state_store
+local airflow_v2_asset_state_store = {}
+
+---@class airflow.v2.asset_state_store.clear_asset_state_store.Args
+---@field asset_id integer|string
+
+---DELETE /api/v2/assets/{asset_id}/state-store
+---@param args airflow.v2.asset_state_store.clear_asset_state_store.Args
+---@param opts? airflow.CallOptions
+---@return true|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.asset_state_store, asset_id: integer|string, args?: table, opts?: airflow.CallOptions): true|nil, airflow.Error|nil
+function airflow_v2_asset_state_store:clear_asset_state_store(args, opts) end
+
+---@class airflow.v2.asset_state_store.delete_asset_state_store.Args
+---@field asset_id integer|string
+---@field key string
+
+---DELETE /api/v2/assets/{asset_id}/state-store/{key}
+---@param args airflow.v2.asset_state_store.delete_asset_state_store.Args
+---@param opts? airflow.CallOptions
+---@return true|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.asset_state_store, asset_id: integer|string, key: string, args?: table, opts?: airflow.CallOptions): true|nil, airflow.Error|nil
+function airflow_v2_asset_state_store:delete_asset_state_store(args, opts) end
+
+---@class airflow.v2.asset_state_store.get_asset_state_store.Args
+---@field asset_id integer|string
+---@field key string
+
+---GET /api/v2/assets/{asset_id}/state-store/{key}
+---@param args airflow.v2.asset_state_store.get_asset_state_store.Args
+---@param opts? airflow.CallOptions
+---@return airflow.v2.AssetStateStoreResponse|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.asset_state_store, asset_id: integer|string, key: string, args?: table, opts?: airflow.CallOptions): airflow.v2.AssetStateStoreResponse|nil, airflow.Error|nil
+function airflow_v2_asset_state_store:get_asset_state_store(args, opts) end
+
+---@class airflow.v2.asset_state_store.list_asset_state_store.Args
+---@field asset_id integer|string
+---@field limit? integer
+---@field offset? integer
+
+---GET /api/v2/assets/{asset_id}/state-store
+---@param args airflow.v2.asset_state_store.list_asset_state_store.Args
+---@param opts? airflow.CallOptions
+---@return airflow.v2.AssetStateStoreCollectionResponse|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.asset_state_store, asset_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.AssetStateStoreCollectionResponse|nil, airflow.Error|nil
+function airflow_v2_asset_state_store:list_asset_state_store(args, opts) end
+
+---@class airflow.v2.asset_state_store.set_asset_state_store.Args
+---@field asset_id integer|string
+---@field key string
+---@field body airflow.v2.AssetStateStoreBody|string
+
+---PUT /api/v2/assets/{asset_id}/state-store/{key}
+---@param args airflow.v2.asset_state_store.set_asset_state_store.Args
+---@param opts? airflow.CallOptions
+---@return true|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.asset_state_store, asset_id: integer|string, key: string, args?: table, opts?: airflow.CallOptions): true|nil, airflow.Error|nil
+function airflow_v2_asset_state_store:set_asset_state_store(args, opts) end
 
 ---@class airflow.v2.backfill
 local airflow_v2_backfill = {}
@@ -226,9 +296,9 @@ local airflow_v2_backfill = {}
 ---PUT /api/v2/backfills/{backfill_id}/cancel
 ---@param args airflow.v2.backfill.cancel_backfill.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.BackfillResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.backfill, backfill_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.backfill, backfill_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.BackfillResponse|nil, airflow.Error|nil
 function airflow_v2_backfill:cancel_backfill(args, opts) end
 
 ---@class airflow.v2.backfill.create_backfill.Args
@@ -237,7 +307,7 @@ function airflow_v2_backfill:cancel_backfill(args, opts) end
 ---POST /api/v2/backfills
 ---@param args airflow.v2.backfill.create_backfill.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.BackfillResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_backfill:create_backfill(args, opts) end
 
@@ -247,7 +317,7 @@ function airflow_v2_backfill:create_backfill(args, opts) end
 ---POST /api/v2/backfills/dry_run
 ---@param args airflow.v2.backfill.create_backfill_dry_run.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DryRunBackfillCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_backfill:create_backfill_dry_run(args, opts) end
 
@@ -257,9 +327,9 @@ function airflow_v2_backfill:create_backfill_dry_run(args, opts) end
 ---GET /api/v2/backfills/{backfill_id}
 ---@param args airflow.v2.backfill.get_backfill.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.BackfillResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.backfill, backfill_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.backfill, backfill_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.BackfillResponse|nil, airflow.Error|nil
 function airflow_v2_backfill:get_backfill(args, opts) end
 
 ---@class airflow.v2.backfill.list_backfills.Args
@@ -271,7 +341,7 @@ function airflow_v2_backfill:get_backfill(args, opts) end
 ---GET /api/v2/backfills
 ---@param args airflow.v2.backfill.list_backfills.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.BackfillCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_backfill:list_backfills(args, opts) end
 
@@ -281,9 +351,9 @@ function airflow_v2_backfill:list_backfills(args, opts) end
 ---PUT /api/v2/backfills/{backfill_id}/pause
 ---@param args airflow.v2.backfill.pause_backfill.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.BackfillResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.backfill, backfill_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.backfill, backfill_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.BackfillResponse|nil, airflow.Error|nil
 function airflow_v2_backfill:pause_backfill(args, opts) end
 
 ---@class airflow.v2.backfill.unpause_backfill.Args
@@ -292,9 +362,9 @@ function airflow_v2_backfill:pause_backfill(args, opts) end
 ---PUT /api/v2/backfills/{backfill_id}/unpause
 ---@param args airflow.v2.backfill.unpause_backfill.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.BackfillResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.backfill, backfill_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.backfill, backfill_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.BackfillResponse|nil, airflow.Error|nil
 function airflow_v2_backfill:unpause_backfill(args, opts) end
 
 ---@class airflow.v2.config
@@ -307,7 +377,7 @@ local airflow_v2_config = {}
 ---GET /api/v2/config
 ---@param args airflow.v2.config.get_config.Args
 ---@param opts? airflow.CallOptions
----@return table|string|nil result
+---@return airflow.v2.Config|string|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_config:get_config(args, opts) end
 
@@ -319,9 +389,9 @@ function airflow_v2_config:get_config(args, opts) end
 ---GET /api/v2/config/section/{section}/option/{option}
 ---@param args airflow.v2.config.get_config_value.Args
 ---@param opts? airflow.CallOptions
----@return table|string|nil result
+---@return airflow.v2.Config|string|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.config, section: string, option: string, args?: table, opts?: airflow.CallOptions): table|string|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.config, section: string, option: string, args?: table, opts?: airflow.CallOptions): airflow.v2.Config|string|nil, airflow.Error|nil
 function airflow_v2_config:get_config_value(args, opts) end
 
 ---@class airflow.v2.connection
@@ -333,7 +403,7 @@ local airflow_v2_connection = {}
 ---PATCH /api/v2/connections
 ---@param args airflow.v2.connection.bulk_connections.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.BulkResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_connection:bulk_connections(args, opts) end
 
@@ -357,27 +427,48 @@ function airflow_v2_connection:create_default_connections(args, opts) end
 ---@overload fun(self: airflow.v2.connection, connection_id: string, args?: table, opts?: airflow.CallOptions): true|nil, airflow.Error|nil
 function airflow_v2_connection:delete_connection(args, opts) end
 
+---@class airflow.v2.connection.enqueue_connection_test.Args
+---@field body airflow.v2.ConnectionTestRequestBody|string
+
+---POST /api/v2/connections/enqueue-test
+---@param args airflow.v2.connection.enqueue_connection_test.Args
+---@param opts? airflow.CallOptions
+---@return airflow.v2.ConnectionTestQueuedResponse|nil result
+---@return airflow.Error|nil err
+function airflow_v2_connection:enqueue_connection_test(args, opts) end
+
 ---@class airflow.v2.connection.get_connection.Args
 ---@field connection_id string
 
 ---GET /api/v2/connections/{connection_id}
 ---@param args airflow.v2.connection.get_connection.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.ConnectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.connection, connection_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.connection, connection_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.ConnectionResponse|nil, airflow.Error|nil
 function airflow_v2_connection:get_connection(args, opts) end
+
+---@class airflow.v2.connection.get_connection_test.Args
+---@field ["Airflow-Connection-Test-Token"] string
+
+---GET /api/v2/connections/enqueue-test
+---@param args airflow.v2.connection.get_connection_test.Args
+---@param opts? airflow.CallOptions
+---@return airflow.v2.AsyncConnectionTestResponse|nil result
+---@return airflow.Error|nil err
+function airflow_v2_connection:get_connection_test(args, opts) end
 
 ---@class airflow.v2.connection.get_connections.Args
 ---@field limit? integer
 ---@field offset? integer
 ---@field order_by? string|string[]
 ---@field connection_id_pattern? string
+---@field connection_id_prefix_pattern? string
 
 ---GET /api/v2/connections
 ---@param args airflow.v2.connection.get_connections.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.ConnectionCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_connection:get_connections(args, opts) end
 
@@ -389,9 +480,9 @@ function airflow_v2_connection:get_connections(args, opts) end
 ---PATCH /api/v2/connections/{connection_id}
 ---@param args airflow.v2.connection.patch_connection.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.ConnectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.connection, connection_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.connection, connection_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.ConnectionResponse|nil, airflow.Error|nil
 function airflow_v2_connection:patch_connection(args, opts) end
 
 ---@class airflow.v2.connection.post_connection.Args
@@ -400,7 +491,7 @@ function airflow_v2_connection:patch_connection(args, opts) end
 ---POST /api/v2/connections
 ---@param args airflow.v2.connection.post_connection.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.ConnectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_connection:post_connection(args, opts) end
 
@@ -410,7 +501,7 @@ function airflow_v2_connection:post_connection(args, opts) end
 ---POST /api/v2/connections/test
 ---@param args airflow.v2.connection.test_connection.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.ConnectionTestResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_connection:test_connection(args, opts) end
 
@@ -423,9 +514,9 @@ local airflow_v2_dag = {}
 ---DELETE /api/v2/dags/{dag_id}
 ---@param args airflow.v2.dag.delete_dag.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return any|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): any|nil, airflow.Error|nil
 function airflow_v2_dag:delete_dag(args, opts) end
 
 ---@class airflow.v2.dag.favorite_dag.Args
@@ -445,9 +536,9 @@ function airflow_v2_dag:favorite_dag(args, opts) end
 ---GET /api/v2/dags/{dag_id}
 ---@param args airflow.v2.dag.get_dag.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.DAGResponse|nil, airflow.Error|nil
 function airflow_v2_dag:get_dag(args, opts) end
 
 ---@class airflow.v2.dag.get_dag_details.Args
@@ -456,9 +547,9 @@ function airflow_v2_dag:get_dag(args, opts) end
 ---GET /api/v2/dags/{dag_id}/details
 ---@param args airflow.v2.dag.get_dag_details.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGDetailsResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.DAGDetailsResponse|nil, airflow.Error|nil
 function airflow_v2_dag:get_dag_details(args, opts) end
 
 ---@class airflow.v2.dag.get_dag_tags.Args
@@ -466,11 +557,12 @@ function airflow_v2_dag:get_dag_details(args, opts) end
 ---@field offset? integer
 ---@field order_by? string|string[]
 ---@field tag_name_pattern? string
+---@field tag_name_prefix_pattern? string
 
 ---GET /api/v2/dagTags
 ---@param args airflow.v2.dag.get_dag_tags.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGTagCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_dag:get_dag_tags(args, opts) end
 
@@ -481,7 +573,9 @@ function airflow_v2_dag:get_dag_tags(args, opts) end
 ---@field tags_match_mode? "any"|"all"
 ---@field owners? string|string[]
 ---@field dag_id_pattern? string
+---@field dag_id_prefix_pattern? string
 ---@field dag_display_name_pattern? string
+---@field dag_display_name_prefix_pattern? string
 ---@field exclude_stale? boolean
 ---@field paused? boolean
 ---@field has_import_errors? boolean
@@ -506,7 +600,7 @@ function airflow_v2_dag:get_dag_tags(args, opts) end
 ---GET /api/v2/dags
 ---@param args airflow.v2.dag.get_dags.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_dag:get_dags(args, opts) end
 
@@ -518,9 +612,9 @@ function airflow_v2_dag:get_dags(args, opts) end
 ---PATCH /api/v2/dags/{dag_id}
 ---@param args airflow.v2.dag.patch_dag.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.DAGResponse|nil, airflow.Error|nil
 function airflow_v2_dag:patch_dag(args, opts) end
 
 ---@class airflow.v2.dag.patch_dags.Args
@@ -531,6 +625,7 @@ function airflow_v2_dag:patch_dag(args, opts) end
 ---@field tags_match_mode? "any"|"all"
 ---@field owners? string|string[]
 ---@field dag_id_pattern? string
+---@field dag_id_prefix_pattern? string
 ---@field exclude_stale? boolean
 ---@field paused? boolean
 ---@field body airflow.v2.DAGPatchBody|string
@@ -538,7 +633,7 @@ function airflow_v2_dag:patch_dag(args, opts) end
 ---PATCH /api/v2/dags
 ---@param args airflow.v2.dag.patch_dags.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_dag:patch_dags(args, opts) end
 
@@ -562,13 +657,25 @@ local airflow_v2_dag_parsing = {}
 ---PUT /api/v2/parseDagFile/{file_token}
 ---@param args airflow.v2.dag_parsing.reparse_dag_file.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return any|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag_parsing, file_token: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag_parsing, file_token: string, args?: table, opts?: airflow.CallOptions): any|nil, airflow.Error|nil
 function airflow_v2_dag_parsing:reparse_dag_file(args, opts) end
 
 ---@class airflow.v2.dag_run
 local airflow_v2_dag_run = {}
+
+---@class airflow.v2.dag_run.bulk_dag_runs.Args
+---@field dag_id string
+---@field body airflow.v2.BulkBody_BulkDAGRunBody_|string
+
+---PATCH /api/v2/dags/{dag_id}/dagRuns
+---@param args airflow.v2.dag_run.bulk_dag_runs.Args
+---@param opts? airflow.CallOptions
+---@return airflow.v2.BulkResponse|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.dag_run, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.BulkResponse|nil, airflow.Error|nil
+function airflow_v2_dag_run:bulk_dag_runs(args, opts) end
 
 ---@class airflow.v2.dag_run.clear_dag_run.Args
 ---@field dag_id string
@@ -578,10 +685,34 @@ local airflow_v2_dag_run = {}
 ---POST /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/clear
 ---@param args airflow.v2.dag_run.clear_dag_run.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return table<string, any>|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table<string, any>|nil, airflow.Error|nil
 function airflow_v2_dag_run:clear_dag_run(args, opts) end
+
+---@class airflow.v2.dag_run.clear_dag_run_partitions.Args
+---@field dag_id string
+---@field body airflow.v2.ClearPartitionsBody|string
+
+---POST /api/v2/dags/{dag_id}/clearPartitions
+---@param args airflow.v2.dag_run.clear_dag_run_partitions.Args
+---@param opts? airflow.CallOptions
+---@return airflow.v2.ClearPartitionsResponse|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.dag_run, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.ClearPartitionsResponse|nil, airflow.Error|nil
+function airflow_v2_dag_run:clear_dag_run_partitions(args, opts) end
+
+---@class airflow.v2.dag_run.clear_dag_runs.Args
+---@field dag_id string
+---@field body airflow.v2.BulkDAGRunClearBody|string
+
+---POST /api/v2/dags/{dag_id}/clearDagRuns
+---@param args airflow.v2.dag_run.clear_dag_runs.Args
+---@param opts? airflow.CallOptions
+---@return table<string, any>|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.dag_run, dag_id: string, args?: table, opts?: airflow.CallOptions): table<string, any>|nil, airflow.Error|nil
+function airflow_v2_dag_run:clear_dag_runs(args, opts) end
 
 ---@class airflow.v2.dag_run.delete_dag_run.Args
 ---@field dag_id string
@@ -602,13 +733,14 @@ function airflow_v2_dag_run:delete_dag_run(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}
 ---@param args airflow.v2.dag_run.get_dag_run.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGRunResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.DAGRunResponse|nil, airflow.Error|nil
 function airflow_v2_dag_run:get_dag_run(args, opts) end
 
 ---@class airflow.v2.dag_run.get_dag_runs.Args
 ---@field dag_id string
+---@field cursor? string
 ---@field limit? integer
 ---@field offset? integer
 ---@field run_after_gte? string|number
@@ -642,16 +774,21 @@ function airflow_v2_dag_run:get_dag_run(args, opts) end
 ---@field bundle_version? string
 ---@field order_by? string|string[]
 ---@field run_id_pattern? string
+---@field run_id_prefix_pattern? string
 ---@field triggering_user_name_pattern? string
+---@field triggering_user_name_prefix_pattern? string
 ---@field dag_id_pattern? string
+---@field dag_id_prefix_pattern? string
 ---@field partition_key_pattern? string
+---@field partition_key_prefix_pattern? string
+---@field consuming_asset_pattern? string
 
 ---GET /api/v2/dags/{dag_id}/dagRuns
 ---@param args airflow.v2.dag_run.get_dag_runs.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGRunCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag_run, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag_run, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.DAGRunCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_dag_run:get_dag_runs(args, opts) end
 
 ---@class airflow.v2.dag_run.get_list_dag_runs_batch.Args
@@ -661,9 +798,9 @@ function airflow_v2_dag_run:get_dag_runs(args, opts) end
 ---POST /api/v2/dags/{dag_id}/dagRuns/list
 ---@param args airflow.v2.dag_run.get_list_dag_runs_batch.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGRunCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag_run, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag_run, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.DAGRunCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_dag_run:get_list_dag_runs_batch(args, opts) end
 
 ---@class airflow.v2.dag_run.get_upstream_asset_events.Args
@@ -673,9 +810,9 @@ function airflow_v2_dag_run:get_list_dag_runs_batch(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/upstreamAssetEvents
 ---@param args airflow.v2.dag_run.get_upstream_asset_events.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.AssetEventCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.AssetEventCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_dag_run:get_upstream_asset_events(args, opts) end
 
 ---@class airflow.v2.dag_run.patch_dag_run.Args
@@ -687,9 +824,9 @@ function airflow_v2_dag_run:get_upstream_asset_events(args, opts) end
 ---PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}
 ---@param args airflow.v2.dag_run.patch_dag_run.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGRunResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.DAGRunResponse|nil, airflow.Error|nil
 function airflow_v2_dag_run:patch_dag_run(args, opts) end
 
 ---@class airflow.v2.dag_run.trigger_dag_run.Args
@@ -699,9 +836,9 @@ function airflow_v2_dag_run:patch_dag_run(args, opts) end
 ---POST /api/v2/dags/{dag_id}/dagRuns
 ---@param args airflow.v2.dag_run.trigger_dag_run.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGRunResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag_run, dag_id: any, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag_run, dag_id: any, args?: table, opts?: airflow.CallOptions): airflow.v2.DAGRunResponse|nil, airflow.Error|nil
 function airflow_v2_dag_run:trigger_dag_run(args, opts) end
 
 ---@class airflow.v2.dag_run.wait_dag_run_until_finished.Args
@@ -713,9 +850,9 @@ function airflow_v2_dag_run:trigger_dag_run(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/wait
 ---@param args airflow.v2.dag_run.wait_dag_run_until_finished.Args
 ---@param opts? airflow.CallOptions
----@return table|table[]|nil result
+---@return any|table[]|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|table[]|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): any|table[]|nil, airflow.Error|nil
 function airflow_v2_dag_run:wait_dag_run_until_finished(args, opts) end
 
 ---@class airflow.v2.dag_source
@@ -729,9 +866,9 @@ local airflow_v2_dag_source = {}
 ---GET /api/v2/dagSources/{dag_id}
 ---@param args airflow.v2.dag_source.get_dag_source.Args
 ---@param opts? airflow.CallOptions
----@return table|string|nil result
+---@return airflow.v2.DAGSourceResponse|string|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag_source, dag_id: string, args?: table, opts?: airflow.CallOptions): table|string|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag_source, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.DAGSourceResponse|string|nil, airflow.Error|nil
 function airflow_v2_dag_source:get_dag_source(args, opts) end
 
 ---@class airflow.v2.dag_stats
@@ -743,7 +880,7 @@ local airflow_v2_dag_stats = {}
 ---GET /api/v2/dagStats
 ---@param args airflow.v2.dag_stats.get_dag_stats.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DagStatsCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_dag_stats:get_dag_stats(args, opts) end
 
@@ -757,9 +894,9 @@ local airflow_v2_dag_version = {}
 ---GET /api/v2/dags/{dag_id}/dagVersions/{version_number}
 ---@param args airflow.v2.dag_version.get_dag_version.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DagVersionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag_version, dag_id: string, version_number: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag_version, dag_id: string, version_number: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.DagVersionResponse|nil, airflow.Error|nil
 function airflow_v2_dag_version:get_dag_version(args, opts) end
 
 ---@class airflow.v2.dag_version.get_dag_versions.Args
@@ -774,9 +911,9 @@ function airflow_v2_dag_version:get_dag_version(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagVersions
 ---@param args airflow.v2.dag_version.get_dag_versions.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGVersionCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.dag_version, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.dag_version, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.DAGVersionCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_dag_version:get_dag_versions(args, opts) end
 
 ---@class airflow.v2.dag_warning
@@ -792,7 +929,7 @@ local airflow_v2_dag_warning = {}
 ---GET /api/v2/dagWarnings
 ---@param args airflow.v2.dag_warning.list_dag_warnings.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.DAGWarningCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_dag_warning:list_dag_warnings(args, opts) end
 
@@ -805,9 +942,9 @@ local airflow_v2_event_log = {}
 ---GET /api/v2/eventLogs/{event_log_id}
 ---@param args airflow.v2.event_log.get_event_log.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.EventLogResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.event_log, event_log_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.event_log, event_log_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.EventLogResponse|nil, airflow.Error|nil
 function airflow_v2_event_log:get_event_log(args, opts) end
 
 ---@class airflow.v2.event_log.get_event_logs.Args
@@ -830,11 +967,16 @@ function airflow_v2_event_log:get_event_log(args, opts) end
 ---@field run_id_pattern? string
 ---@field owner_pattern? string
 ---@field event_pattern? string
+---@field dag_id_prefix_pattern? string
+---@field task_id_prefix_pattern? string
+---@field run_id_prefix_pattern? string
+---@field owner_prefix_pattern? string
+---@field event_prefix_pattern? string
 
 ---GET /api/v2/eventLogs
 ---@param args airflow.v2.event_log.get_event_logs.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.EventLogCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_event_log:get_event_logs(args, opts) end
 
@@ -850,9 +992,9 @@ local airflow_v2_experimental = {}
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/wait
 ---@param args airflow.v2.experimental.wait_dag_run_until_finished.Args
 ---@param opts? airflow.CallOptions
----@return table|table[]|nil result
+---@return any|table[]|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.experimental, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|table[]|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.experimental, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): any|table[]|nil, airflow.Error|nil
 function airflow_v2_experimental:wait_dag_run_until_finished(args, opts) end
 
 ---@class airflow.v2.extra_links
@@ -863,13 +1005,14 @@ local airflow_v2_extra_links = {}
 ---@field dag_run_id string
 ---@field task_id string
 ---@field map_index? integer
+---@field try_number? integer
 
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/links
 ---@param args airflow.v2.extra_links.get_extra_links.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.ExtraLinkCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.extra_links, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.extra_links, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.ExtraLinkCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_extra_links:get_extra_links(args, opts) end
 
 ---@class airflow.v2.import_error
@@ -881,9 +1024,9 @@ local airflow_v2_import_error = {}
 ---GET /api/v2/importErrors/{import_error_id}
 ---@param args airflow.v2.import_error.get_import_error.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.ImportErrorResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.import_error, import_error_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.import_error, import_error_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.ImportErrorResponse|nil, airflow.Error|nil
 function airflow_v2_import_error:get_import_error(args, opts) end
 
 ---@class airflow.v2.import_error.get_import_errors.Args
@@ -891,11 +1034,14 @@ function airflow_v2_import_error:get_import_error(args, opts) end
 ---@field offset? integer
 ---@field order_by? string|string[]
 ---@field filename_pattern? string
+---@field filename_prefix_pattern? string
+---@field filename? string
+---@field bundle_name? string
 
 ---GET /api/v2/importErrors
 ---@param args airflow.v2.import_error.get_import_errors.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.ImportErrorCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_import_error:get_import_errors(args, opts) end
 
@@ -923,7 +1069,7 @@ local airflow_v2_job = {}
 ---GET /api/v2/jobs
 ---@param args airflow.v2.job.get_jobs.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.JobCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_job:get_jobs(args, opts) end
 
@@ -936,7 +1082,7 @@ local airflow_v2_login = {}
 ---GET /api/v2/auth/login
 ---@param args airflow.v2.login.login.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return any|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_login:login(args, opts) end
 
@@ -945,7 +1091,7 @@ function airflow_v2_login:login(args, opts) end
 ---GET /api/v2/auth/logout
 ---@param args? airflow.v2.login.logout.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return any|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_login:logout(args, opts) end
 
@@ -957,7 +1103,7 @@ local airflow_v2_monitor = {}
 ---GET /api/v2/monitor/health
 ---@param args? airflow.v2.monitor.get_health.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.HealthInfoResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_monitor:get_health(args, opts) end
 
@@ -971,7 +1117,7 @@ local airflow_v2_plugin = {}
 ---GET /api/v2/plugins
 ---@param args airflow.v2.plugin.get_plugins.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.PluginCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_plugin:get_plugins(args, opts) end
 
@@ -980,7 +1126,7 @@ function airflow_v2_plugin:get_plugins(args, opts) end
 ---GET /api/v2/plugins/importErrors
 ---@param args? airflow.v2.plugin.import_errors.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.PluginImportErrorCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_plugin:import_errors(args, opts) end
 
@@ -993,7 +1139,7 @@ local airflow_v2_pool = {}
 ---PATCH /api/v2/pools
 ---@param args airflow.v2.pool.bulk_pools.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.BulkResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_pool:bulk_pools(args, opts) end
 
@@ -1014,9 +1160,9 @@ function airflow_v2_pool:delete_pool(args, opts) end
 ---GET /api/v2/pools/{pool_name}
 ---@param args airflow.v2.pool.get_pool.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.PoolResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.pool, pool_name: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.pool, pool_name: string, args?: table, opts?: airflow.CallOptions): airflow.v2.PoolResponse|nil, airflow.Error|nil
 function airflow_v2_pool:get_pool(args, opts) end
 
 ---@class airflow.v2.pool.get_pools.Args
@@ -1024,11 +1170,12 @@ function airflow_v2_pool:get_pool(args, opts) end
 ---@field offset? integer
 ---@field order_by? string|string[]
 ---@field pool_name_pattern? string
+---@field pool_name_prefix_pattern? string
 
 ---GET /api/v2/pools
 ---@param args airflow.v2.pool.get_pools.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.PoolCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_pool:get_pools(args, opts) end
 
@@ -1040,9 +1187,9 @@ function airflow_v2_pool:get_pools(args, opts) end
 ---PATCH /api/v2/pools/{pool_name}
 ---@param args airflow.v2.pool.patch_pool.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.PoolResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.pool, pool_name: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.pool, pool_name: string, args?: table, opts?: airflow.CallOptions): airflow.v2.PoolResponse|nil, airflow.Error|nil
 function airflow_v2_pool:patch_pool(args, opts) end
 
 ---@class airflow.v2.pool.post_pool.Args
@@ -1051,7 +1198,7 @@ function airflow_v2_pool:patch_pool(args, opts) end
 ---POST /api/v2/pools
 ---@param args airflow.v2.pool.post_pool.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.PoolResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_pool:post_pool(args, opts) end
 
@@ -1065,7 +1212,7 @@ local airflow_v2_provider = {}
 ---GET /api/v2/providers
 ---@param args airflow.v2.provider.get_providers.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.ProviderCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_provider:get_providers(args, opts) end
 
@@ -1079,9 +1226,9 @@ local airflow_v2_task = {}
 ---GET /api/v2/dags/{dag_id}/tasks/{task_id}
 ---@param args airflow.v2.task.get_task.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task, dag_id: string, task_id: any, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task, dag_id: string, task_id: any, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskResponse|nil, airflow.Error|nil
 function airflow_v2_task:get_task(args, opts) end
 
 ---@class airflow.v2.task.get_tasks.Args
@@ -1091,9 +1238,9 @@ function airflow_v2_task:get_task(args, opts) end
 ---GET /api/v2/dags/{dag_id}/tasks
 ---@param args airflow.v2.task.get_tasks.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task:get_tasks(args, opts) end
 
 ---@class airflow.v2.task_instance
@@ -1107,9 +1254,9 @@ local airflow_v2_task_instance = {}
 ---PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances
 ---@param args airflow.v2.task_instance.bulk_task_instances.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.BulkResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.BulkResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:bulk_task_instances(args, opts) end
 
 ---@class airflow.v2.task_instance.delete_task_instance.Args
@@ -1121,9 +1268,9 @@ function airflow_v2_task_instance:bulk_task_instances(args, opts) end
 ---DELETE /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}
 ---@param args airflow.v2.task_instance.delete_task_instance.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return any|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): any|nil, airflow.Error|nil
 function airflow_v2_task_instance:delete_task_instance(args, opts) end
 
 ---@class airflow.v2.task_instance.get_external_log_url.Args
@@ -1136,9 +1283,9 @@ function airflow_v2_task_instance:delete_task_instance(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/externalLogUrl/{try_number}
 ---@param args airflow.v2.task_instance.get_external_log_url.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.ExternalLogUrlResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, try_number: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, try_number: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.ExternalLogUrlResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_external_log_url(args, opts) end
 
 ---@class airflow.v2.task_instance.get_extra_links.Args
@@ -1146,13 +1293,14 @@ function airflow_v2_task_instance:get_external_log_url(args, opts) end
 ---@field dag_run_id string
 ---@field task_id string
 ---@field map_index? integer
+---@field try_number? integer
 
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/links
 ---@param args airflow.v2.task_instance.get_extra_links.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.ExtraLinkCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.ExtraLinkCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_extra_links(args, opts) end
 
 ---@class airflow.v2.task_instance.get_hitl_detail.Args
@@ -1164,9 +1312,9 @@ function airflow_v2_task_instance:get_extra_links(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/hitlDetails
 ---@param args airflow.v2.task_instance.get_hitl_detail.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.HITLDetail|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.HITLDetail|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_hitl_detail(args, opts) end
 
 ---@class airflow.v2.task_instance.get_hitl_detail_try_detail.Args
@@ -1179,9 +1327,9 @@ function airflow_v2_task_instance:get_hitl_detail(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/hitlDetails/tries/{try_number}
 ---@param args airflow.v2.task_instance.get_hitl_detail_try_detail.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.HITLDetailHistory|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, try_number: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, try_number: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.HITLDetailHistory|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_hitl_detail_try_detail(args, opts) end
 
 ---@class airflow.v2.task_instance.get_hitl_details.Args
@@ -1191,8 +1339,10 @@ function airflow_v2_task_instance:get_hitl_detail_try_detail(args, opts) end
 ---@field offset? integer
 ---@field order_by? string|string[]
 ---@field dag_id_pattern? string
+---@field dag_id_prefix_pattern? string
 ---@field task_id? string
 ---@field task_id_pattern? string
+---@field task_id_prefix_pattern? string
 ---@field map_index? integer
 ---@field state? string|string[]
 ---@field response_received? boolean
@@ -1208,9 +1358,9 @@ function airflow_v2_task_instance:get_hitl_detail_try_detail(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/hitlDetails
 ---@param args airflow.v2.task_instance.get_hitl_details.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.HITLDetailCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.HITLDetailCollection|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_hitl_details(args, opts) end
 
 ---@class airflow.v2.task_instance.get_log.Args
@@ -1226,9 +1376,9 @@ function airflow_v2_task_instance:get_hitl_details(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}
 ---@param args airflow.v2.task_instance.get_log.Args
 ---@param opts? airflow.CallOptions
----@return table|table[]|nil result
+---@return airflow.v2.TaskInstancesLogResponse|table[]|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, try_number: integer|string, args?: table, opts?: airflow.CallOptions): table|table[]|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, try_number: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstancesLogResponse|table[]|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_log(args, opts) end
 
 ---@class airflow.v2.task_instance.get_mapped_task_instance.Args
@@ -1240,9 +1390,9 @@ function airflow_v2_task_instance:get_log(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}
 ---@param args airflow.v2.task_instance.get_mapped_task_instance.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_mapped_task_instance(args, opts) end
 
 ---@class airflow.v2.task_instance.get_mapped_task_instance_tries.Args
@@ -1254,9 +1404,9 @@ function airflow_v2_task_instance:get_mapped_task_instance(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/tries
 ---@param args airflow.v2.task_instance.get_mapped_task_instance_tries.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceHistoryCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceHistoryCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_mapped_task_instance_tries(args, opts) end
 
 ---@class airflow.v2.task_instance.get_mapped_task_instance_try_details.Args
@@ -1269,9 +1419,9 @@ function airflow_v2_task_instance:get_mapped_task_instance_tries(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/tries/{task_try_number}
 ---@param args airflow.v2.task_instance.get_mapped_task_instance_try_details.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceHistoryResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, task_try_number: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, task_try_number: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceHistoryResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_mapped_task_instance_try_details(args, opts) end
 
 ---@class airflow.v2.task_instance.get_mapped_task_instances.Args
@@ -1305,14 +1455,19 @@ function airflow_v2_task_instance:get_mapped_task_instance_try_details(args, opt
 ---@field state? string|string[]
 ---@field pool? string|string[]
 ---@field pool_name_pattern? string
+---@field pool_name_prefix_pattern? string
 ---@field queue? string|string[]
 ---@field queue_name_pattern? string
+---@field queue_name_prefix_pattern? string
 ---@field executor? string|string[]
 ---@field version_number? integer|integer[]
 ---@field try_number? integer|integer[]
 ---@field operator? string|string[]
 ---@field operator_name_pattern? string
+---@field operator_name_prefix_pattern? string
 ---@field map_index? integer|integer[]
+---@field rendered_map_index_pattern? string
+---@field rendered_map_index_prefix_pattern? string
 ---@field limit? integer
 ---@field offset? integer
 ---@field order_by? string|string[]
@@ -1320,9 +1475,9 @@ function airflow_v2_task_instance:get_mapped_task_instance_try_details(args, opt
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/listMapped
 ---@param args airflow.v2.task_instance.get_mapped_task_instances.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_mapped_task_instances(args, opts) end
 
 ---@class airflow.v2.task_instance.get_task_instance.Args
@@ -1333,9 +1488,9 @@ function airflow_v2_task_instance:get_mapped_task_instances(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}
 ---@param args airflow.v2.task_instance.get_task_instance.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_task_instance(args, opts) end
 
 ---@class airflow.v2.task_instance.get_task_instance_dependencies.Args
@@ -1347,9 +1502,9 @@ function airflow_v2_task_instance:get_task_instance(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/dependencies
 ---@param args airflow.v2.task_instance.get_task_instance_dependencies.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskDependencyCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskDependencyCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_task_instance_dependencies(args, opts) end
 
 ---@class airflow.v2.task_instance.get_task_instance_dependencies_by_map_index.Args
@@ -1361,9 +1516,9 @@ function airflow_v2_task_instance:get_task_instance_dependencies(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/dependencies
 ---@param args airflow.v2.task_instance.get_task_instance_dependencies_by_map_index.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskDependencyCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskDependencyCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_task_instance_dependencies_by_map_index(args, opts) end
 
 ---@class airflow.v2.task_instance.get_task_instance_tries.Args
@@ -1375,9 +1530,9 @@ function airflow_v2_task_instance:get_task_instance_dependencies_by_map_index(ar
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/tries
 ---@param args airflow.v2.task_instance.get_task_instance_tries.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceHistoryCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceHistoryCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_task_instance_tries(args, opts) end
 
 ---@class airflow.v2.task_instance.get_task_instance_try_details.Args
@@ -1390,14 +1545,15 @@ function airflow_v2_task_instance:get_task_instance_tries(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/tries/{task_try_number}
 ---@param args airflow.v2.task_instance.get_task_instance_try_details.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceHistoryResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, task_try_number: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, task_try_number: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceHistoryResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_task_instance_try_details(args, opts) end
 
 ---@class airflow.v2.task_instance.get_task_instances.Args
 ---@field dag_id string
 ---@field dag_run_id string
+---@field cursor? string
 ---@field task_id? string
 ---@field run_after_gte? string|number
 ---@field run_after_gt? string|number
@@ -1424,20 +1580,28 @@ function airflow_v2_task_instance:get_task_instance_try_details(args, opts) end
 ---@field duration_lte? number
 ---@field duration_lt? number
 ---@field task_display_name_pattern? string
+---@field task_display_name_prefix_pattern? string
 ---@field task_group_id? string
 ---@field dag_id_pattern? string
+---@field dag_id_prefix_pattern? string
 ---@field run_id_pattern? string
+---@field run_id_prefix_pattern? string
 ---@field state? string|string[]
 ---@field pool? string|string[]
 ---@field pool_name_pattern? string
+---@field pool_name_prefix_pattern? string
 ---@field queue? string|string[]
 ---@field queue_name_pattern? string
+---@field queue_name_prefix_pattern? string
 ---@field executor? string|string[]
 ---@field version_number? integer|integer[]
 ---@field try_number? integer|integer[]
 ---@field operator? string|string[]
 ---@field operator_name_pattern? string
+---@field operator_name_prefix_pattern? string
 ---@field map_index? integer|integer[]
+---@field rendered_map_index_pattern? string
+---@field rendered_map_index_prefix_pattern? string
 ---@field limit? integer
 ---@field offset? integer
 ---@field order_by? string|string[]
@@ -1445,9 +1609,9 @@ function airflow_v2_task_instance:get_task_instance_try_details(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances
 ---@param args airflow.v2.task_instance.get_task_instances.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_task_instances(args, opts) end
 
 ---@class airflow.v2.task_instance.get_task_instances_batch.Args
@@ -1458,10 +1622,39 @@ function airflow_v2_task_instance:get_task_instances(args, opts) end
 ---POST /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/list
 ---@param args airflow.v2.task_instance.get_task_instances_batch.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:get_task_instances_batch(args, opts) end
+
+---@class airflow.v2.task_instance.patch_task_group_instances.Args
+---@field dag_id string
+---@field dag_run_id string
+---@field group_id string
+---@field update_mask? string|string[]
+---@field body airflow.v2.PatchTaskInstanceBody|string
+
+---PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskGroupInstances/{group_id}
+---@param args airflow.v2.task_instance.patch_task_group_instances.Args
+---@param opts? airflow.CallOptions
+---@return airflow.v2.TaskInstanceCollectionResponse|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, group_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceCollectionResponse|nil, airflow.Error|nil
+function airflow_v2_task_instance:patch_task_group_instances(args, opts) end
+
+---@class airflow.v2.task_instance.patch_task_group_instances_dry_run.Args
+---@field dag_id string
+---@field dag_run_id string
+---@field group_id string
+---@field body airflow.v2.PatchTaskInstanceBody|string
+
+---PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskGroupInstances/{group_id}/dry_run
+---@param args airflow.v2.task_instance.patch_task_group_instances_dry_run.Args
+---@param opts? airflow.CallOptions
+---@return airflow.v2.TaskInstanceCollectionResponse|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, group_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceCollectionResponse|nil, airflow.Error|nil
+function airflow_v2_task_instance:patch_task_group_instances_dry_run(args, opts) end
 
 ---@class airflow.v2.task_instance.patch_task_instance.Args
 ---@field dag_id string
@@ -1474,9 +1667,9 @@ function airflow_v2_task_instance:get_task_instances_batch(args, opts) end
 ---PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}
 ---@param args airflow.v2.task_instance.patch_task_instance.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:patch_task_instance(args, opts) end
 
 ---@class airflow.v2.task_instance.patch_task_instance_by_map_index.Args
@@ -1490,9 +1683,9 @@ function airflow_v2_task_instance:patch_task_instance(args, opts) end
 ---PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}
 ---@param args airflow.v2.task_instance.patch_task_instance_by_map_index.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:patch_task_instance_by_map_index(args, opts) end
 
 ---@class airflow.v2.task_instance.patch_task_instance_dry_run.Args
@@ -1506,9 +1699,9 @@ function airflow_v2_task_instance:patch_task_instance_by_map_index(args, opts) e
 ---PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/dry_run
 ---@param args airflow.v2.task_instance.patch_task_instance_dry_run.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:patch_task_instance_dry_run(args, opts) end
 
 ---@class airflow.v2.task_instance.patch_task_instance_dry_run_by_map_index.Args
@@ -1522,9 +1715,9 @@ function airflow_v2_task_instance:patch_task_instance_dry_run(args, opts) end
 ---PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/dry_run
 ---@param args airflow.v2.task_instance.patch_task_instance_dry_run_by_map_index.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:patch_task_instance_dry_run_by_map_index(args, opts) end
 
 ---@class airflow.v2.task_instance.post_clear_task_instances.Args
@@ -1534,9 +1727,9 @@ function airflow_v2_task_instance:patch_task_instance_dry_run_by_map_index(args,
 ---POST /api/v2/dags/{dag_id}/clearTaskInstances
 ---@param args airflow.v2.task_instance.post_clear_task_instances.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.TaskInstanceCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskInstanceCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:post_clear_task_instances(args, opts) end
 
 ---@class airflow.v2.task_instance.update_hitl_detail.Args
@@ -1549,10 +1742,106 @@ function airflow_v2_task_instance:post_clear_task_instances(args, opts) end
 ---PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/hitlDetails
 ---@param args airflow.v2.task_instance.update_hitl_detail.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.HITLDetailResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v2.HITLDetailResponse|nil, airflow.Error|nil
 function airflow_v2_task_instance:update_hitl_detail(args, opts) end
+
+---@class airflow.v2.task_state_store
+local airflow_v2_task_state_store = {}
+
+---@class airflow.v2.task_state_store.clear_task_state_store.Args
+---@field dag_id string
+---@field dag_run_id string
+---@field task_id string
+---@field map_index? integer
+---@field all_map_indices? boolean
+
+---DELETE /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/state-store
+---@param args airflow.v2.task_state_store.clear_task_state_store.Args
+---@param opts? airflow.CallOptions
+---@return true|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.task_state_store, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): true|nil, airflow.Error|nil
+function airflow_v2_task_state_store:clear_task_state_store(args, opts) end
+
+---@class airflow.v2.task_state_store.delete_task_state_store.Args
+---@field dag_id string
+---@field dag_run_id string
+---@field task_id string
+---@field key string
+---@field map_index? integer
+
+---DELETE /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/state-store/{key}
+---@param args airflow.v2.task_state_store.delete_task_state_store.Args
+---@param opts? airflow.CallOptions
+---@return true|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.task_state_store, dag_id: string, dag_run_id: string, task_id: string, key: string, args?: table, opts?: airflow.CallOptions): true|nil, airflow.Error|nil
+function airflow_v2_task_state_store:delete_task_state_store(args, opts) end
+
+---@class airflow.v2.task_state_store.get_task_state_store.Args
+---@field dag_id string
+---@field dag_run_id string
+---@field task_id string
+---@field key string
+---@field map_index? integer
+
+---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/state-store/{key}
+---@param args airflow.v2.task_state_store.get_task_state_store.Args
+---@param opts? airflow.CallOptions
+---@return airflow.v2.TaskStateStoreResponse|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.task_state_store, dag_id: string, dag_run_id: string, task_id: string, key: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskStateStoreResponse|nil, airflow.Error|nil
+function airflow_v2_task_state_store:get_task_state_store(args, opts) end
+
+---@class airflow.v2.task_state_store.list_task_state_store.Args
+---@field dag_id string
+---@field dag_run_id string
+---@field task_id string
+---@field map_index? integer
+---@field limit? integer
+---@field offset? integer
+
+---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/state-store
+---@param args airflow.v2.task_state_store.list_task_state_store.Args
+---@param opts? airflow.CallOptions
+---@return airflow.v2.TaskStateStoreCollectionResponse|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.task_state_store, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.TaskStateStoreCollectionResponse|nil, airflow.Error|nil
+function airflow_v2_task_state_store:list_task_state_store(args, opts) end
+
+---@class airflow.v2.task_state_store.patch_task_state_store.Args
+---@field dag_id string
+---@field dag_run_id string
+---@field task_id string
+---@field key string
+---@field map_index? integer
+---@field body airflow.v2.TaskStateStorePatchBody|string
+
+---PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/state-store/{key}
+---@param args airflow.v2.task_state_store.patch_task_state_store.Args
+---@param opts? airflow.CallOptions
+---@return any|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.task_state_store, dag_id: string, dag_run_id: string, task_id: string, key: string, args?: table, opts?: airflow.CallOptions): any|nil, airflow.Error|nil
+function airflow_v2_task_state_store:patch_task_state_store(args, opts) end
+
+---@class airflow.v2.task_state_store.set_task_state_store.Args
+---@field dag_id string
+---@field dag_run_id string
+---@field task_id string
+---@field key string
+---@field map_index? integer
+---@field body airflow.v2.TaskStateStoreBody|string
+
+---PUT /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/state-store/{key}
+---@param args airflow.v2.task_state_store.set_task_state_store.Args
+---@param opts? airflow.CallOptions
+---@return true|nil result
+---@return airflow.Error|nil err
+---@overload fun(self: airflow.v2.task_state_store, dag_id: string, dag_run_id: string, task_id: string, key: string, args?: table, opts?: airflow.CallOptions): true|nil, airflow.Error|nil
+function airflow_v2_task_state_store:set_task_state_store(args, opts) end
 
 ---@class airflow.v2.variable
 local airflow_v2_variable = {}
@@ -1563,7 +1852,7 @@ local airflow_v2_variable = {}
 ---PATCH /api/v2/variables
 ---@param args airflow.v2.variable.bulk_variables.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.BulkResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_variable:bulk_variables(args, opts) end
 
@@ -1584,9 +1873,9 @@ function airflow_v2_variable:delete_variable(args, opts) end
 ---GET /api/v2/variables/{variable_key}
 ---@param args airflow.v2.variable.get_variable.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.VariableResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.variable, variable_key: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.variable, variable_key: string, args?: table, opts?: airflow.CallOptions): airflow.v2.VariableResponse|nil, airflow.Error|nil
 function airflow_v2_variable:get_variable(args, opts) end
 
 ---@class airflow.v2.variable.get_variables.Args
@@ -1594,11 +1883,12 @@ function airflow_v2_variable:get_variable(args, opts) end
 ---@field offset? integer
 ---@field order_by? string|string[]
 ---@field variable_key_pattern? string
+---@field variable_key_prefix_pattern? string
 
 ---GET /api/v2/variables
 ---@param args airflow.v2.variable.get_variables.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.VariableCollectionResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_variable:get_variables(args, opts) end
 
@@ -1610,9 +1900,9 @@ function airflow_v2_variable:get_variables(args, opts) end
 ---PATCH /api/v2/variables/{variable_key}
 ---@param args airflow.v2.variable.patch_variable.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.VariableResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.variable, variable_key: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.variable, variable_key: string, args?: table, opts?: airflow.CallOptions): airflow.v2.VariableResponse|nil, airflow.Error|nil
 function airflow_v2_variable:patch_variable(args, opts) end
 
 ---@class airflow.v2.variable.post_variable.Args
@@ -1621,7 +1911,7 @@ function airflow_v2_variable:patch_variable(args, opts) end
 ---POST /api/v2/variables
 ---@param args airflow.v2.variable.post_variable.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.VariableResponse|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_variable:post_variable(args, opts) end
 
@@ -1633,7 +1923,7 @@ local airflow_v2_version = {}
 ---GET /api/v2/version
 ---@param args? airflow.v2.version.get_version.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.VersionInfo|nil result
 ---@return airflow.Error|nil err
 function airflow_v2_version:get_version(args, opts) end
 
@@ -1649,9 +1939,9 @@ local airflow_v2_xcom = {}
 ---POST /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries
 ---@param args airflow.v2.xcom.create_xcom_entry.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.XComResponseNative|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.xcom, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.xcom, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.XComResponseNative|nil, airflow.Error|nil
 function airflow_v2_xcom:create_xcom_entry(args, opts) end
 
 ---@class airflow.v2.xcom.delete_xcom_entry.Args
@@ -1678,9 +1968,13 @@ function airflow_v2_xcom:delete_xcom_entry(args, opts) end
 ---@field limit? integer
 ---@field offset? integer
 ---@field xcom_key_pattern? string
+---@field xcom_key_prefix_pattern? string
 ---@field dag_display_name_pattern? string
+---@field dag_display_name_prefix_pattern? string
 ---@field run_id_pattern? string
+---@field run_id_prefix_pattern? string
 ---@field task_id_pattern? string
+---@field task_id_prefix_pattern? string
 ---@field map_index_filter? integer
 ---@field logical_date_gte? string|number
 ---@field logical_date_gt? string|number
@@ -1690,13 +1984,14 @@ function airflow_v2_xcom:delete_xcom_entry(args, opts) end
 ---@field run_after_gt? string|number
 ---@field run_after_lte? string|number
 ---@field run_after_lt? string|number
+---@field order_by? string|string[]
 
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries
 ---@param args airflow.v2.xcom.get_xcom_entries.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.XComCollectionResponse|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.xcom, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.xcom, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v2.XComCollectionResponse|nil, airflow.Error|nil
 function airflow_v2_xcom:get_xcom_entries(args, opts) end
 
 ---@class airflow.v2.xcom.get_xcom_entry.Args
@@ -1711,9 +2006,9 @@ function airflow_v2_xcom:get_xcom_entries(args, opts) end
 ---GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries/{xcom_key}
 ---@param args airflow.v2.xcom.get_xcom_entry.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return table<string, any>|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.xcom, dag_id: string, dag_run_id: string, task_id: string, xcom_key: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.xcom, dag_id: string, dag_run_id: string, task_id: string, xcom_key: string, args?: table, opts?: airflow.CallOptions): table<string, any>|nil, airflow.Error|nil
 function airflow_v2_xcom:get_xcom_entry(args, opts) end
 
 ---@class airflow.v2.xcom.update_xcom_entry.Args
@@ -1726,9 +2021,9 @@ function airflow_v2_xcom:get_xcom_entry(args, opts) end
 ---PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries/{xcom_key}
 ---@param args airflow.v2.xcom.update_xcom_entry.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v2.XComResponseNative|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v2.xcom, dag_id: string, dag_run_id: string, task_id: string, xcom_key: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v2.xcom, dag_id: string, dag_run_id: string, task_id: string, xcom_key: string, args?: table, opts?: airflow.CallOptions): airflow.v2.XComResponseNative|nil, airflow.Error|nil
 function airflow_v2_xcom:update_xcom_entry(args, opts) end
 
 -- ---- API v2 schemas
@@ -1758,6 +2053,10 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@class airflow.v2.AssetCollectionResponse
 ---@field assets airflow.v2.AssetResponse[]
 ---@field total_entries integer
+
+---@class airflow.v2.AssetEventAccessControl
+---@field allow_global? boolean
+---@field consumer_teams? string[]|airflow.null
 
 ---@class airflow.v2.AssetEventCollectionResponse
 ---@field asset_events airflow.v2.AssetEventResponse[]
@@ -1793,10 +2092,39 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field uri string
 ---@field watchers airflow.v2.AssetWatcherResponse[]
 
+---@class airflow.v2.AssetStateStoreBody
+---@field value airflow.v2.JsonValue
+
+---@class airflow.v2.AssetStateStoreCollectionResponse
+---@field asset_state_store airflow.v2.AssetStateStoreResponse[]
+---@field total_entries integer
+
+---@class airflow.v2.AssetStateStoreLastUpdatedBy
+---@field dag_id? string|airflow.null
+---@field kind airflow.v2.AssetStateStoreWriterKind
+---@field map_index? integer|airflow.null
+---@field run_id? string|airflow.null
+---@field task_id? string|airflow.null
+
+---@class airflow.v2.AssetStateStoreResponse
+---@field key string
+---@field last_updated_by? airflow.v2.AssetStateStoreLastUpdatedBy|airflow.null
+---@field updated_at string
+---@field value airflow.v2.JsonValue
+
+---@alias airflow.v2.AssetStateStoreWriterKind "task"|"watcher"|"api"
+
 ---@class airflow.v2.AssetWatcherResponse
 ---@field created_date string
 ---@field name string
 ---@field trigger_id integer
+
+---@class airflow.v2.AsyncConnectionTestResponse
+---@field connection_id string
+---@field created_at string
+---@field result_message? string|airflow.null
+---@field state string
+---@field token string
 
 ---@class airflow.v2.BackfillCollectionResponse
 ---@field backfills airflow.v2.BackfillResponse[]
@@ -1804,12 +2132,12 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 
 ---@class airflow.v2.BackfillPostBody
 ---@field dag_id string
----@field dag_run_conf? table<string, any>
+---@field dag_run_conf? table<string, any>|airflow.null
 ---@field from_date string
 ---@field max_active_runs? integer
 ---@field reprocess_behavior? airflow.v2.ReprocessBehavior
 ---@field run_backwards? boolean
----@field run_on_latest_version? boolean
+---@field run_on_latest_version? boolean|airflow.null
 ---@field to_date string
 
 ---@class airflow.v2.BackfillResponse
@@ -1837,6 +2165,9 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field errors? table<string, any>[]
 ---@field success? string[]
 
+---@class airflow.v2.BulkBody_BulkDAGRunBody_
+---@field actions table<string, any>[]
+
 ---@class airflow.v2.BulkBody_BulkTaskInstanceBody_
 ---@field actions table<string, any>[]
 
@@ -1848,6 +2179,11 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 
 ---@class airflow.v2.BulkBody_VariableBody_
 ---@field actions table<string, any>[]
+
+---@class airflow.v2.BulkCreateAction_BulkDAGRunBody_
+---@field action "create"
+---@field action_on_existence? airflow.v2.BulkActionOnExistence
+---@field entities airflow.v2.BulkDAGRunBody[]
 
 ---@class airflow.v2.BulkCreateAction_BulkTaskInstanceBody_
 ---@field action "create"
@@ -1868,6 +2204,28 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field action "create"
 ---@field action_on_existence? airflow.v2.BulkActionOnExistence
 ---@field entities airflow.v2.VariableBody[]
+
+---@class airflow.v2.BulkDAGRunBody
+---@field dag_id? string|airflow.null
+---@field dag_run_id string
+---@field note? string|airflow.null
+---@field state? airflow.v2.DagRunMutableStates|airflow.null
+
+---@class airflow.v2.BulkDAGRunClearBody
+---@field dag_runs? airflow.v2.BulkDAGRunBody[]
+---@field dry_run? boolean
+---@field note? string|airflow.null
+---@field only_failed? boolean
+---@field only_new? boolean
+---@field partition_date_end? string|airflow.null
+---@field partition_date_start? string|airflow.null
+---@field partition_key? string|airflow.null
+---@field run_on_latest_version? boolean|airflow.null
+
+---@class airflow.v2.BulkDeleteAction_BulkDAGRunBody_
+---@field action "delete"
+---@field action_on_non_existence? airflow.v2.BulkActionNotOnExistence
+---@field entities any[]
 
 ---@class airflow.v2.BulkDeleteAction_BulkTaskInstanceBody_
 ---@field action "delete"
@@ -1906,6 +2264,12 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field note? string|airflow.null
 ---@field task_id string
 
+---@class airflow.v2.BulkUpdateAction_BulkDAGRunBody_
+---@field action "update"
+---@field action_on_non_existence? airflow.v2.BulkActionNotOnExistence
+---@field entities airflow.v2.BulkDAGRunBody[]
+---@field update_mask? string[]|airflow.null
+
 ---@class airflow.v2.BulkUpdateAction_BulkTaskInstanceBody_
 ---@field action "update"
 ---@field action_on_non_existence? airflow.v2.BulkActionNotOnExistence
@@ -1930,6 +2294,23 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field entities airflow.v2.VariableBody[]
 ---@field update_mask? string[]|airflow.null
 
+---@class airflow.v2.ClearPartitionsBody
+---@field clear_task_instances? boolean
+---@field dry_run? boolean
+---@field partition_date_end? string|airflow.null
+---@field partition_date_start? string|airflow.null
+---@field partition_key? string|airflow.null
+---@field run_id? string|airflow.null
+
+---@class airflow.v2.ClearPartitionsResponse
+---@field dag_runs_cleared integer
+---@field dry_run boolean
+---@field task_instances_cleared integer
+
+---@class airflow.v2.ClearTaskInstanceCollectionResponse
+---@field task_instances table<string, any>[]
+---@field total_entries integer
+
 ---@class airflow.v2.ClearTaskInstancesBody
 ---@field dag_run_id? string|airflow.null
 ---@field dry_run? boolean
@@ -1938,11 +2319,12 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field include_future? boolean
 ---@field include_past? boolean
 ---@field include_upstream? boolean
+---@field note? string|airflow.null
 ---@field only_failed? boolean
 ---@field only_running? boolean
 ---@field prevent_running_task? boolean
 ---@field reset_dag_runs? boolean
----@field run_on_latest_version? boolean
+---@field run_on_latest_version? boolean|airflow.null
 ---@field start_date? string|airflow.null
 ---@field task_ids? any[]|airflow.null
 
@@ -1985,11 +2367,32 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field schema? string|airflow.null
 ---@field team_name? string|airflow.null
 
+---@class airflow.v2.ConnectionTestQueuedResponse
+---@field connection_id string
+---@field state string
+---@field token string
+
+---@class airflow.v2.ConnectionTestRequestBody
+---@field commit_on_success? boolean
+---@field conn_type string
+---@field connection_id string
+---@field description? string|airflow.null
+---@field executor? string|airflow.null
+---@field extra? string|airflow.null
+---@field host? string|airflow.null
+---@field login? string|airflow.null
+---@field password? string|airflow.null
+---@field port? integer|airflow.null
+---@field queue? string|airflow.null
+---@field schema? string|airflow.null
+---@field team_name? string|airflow.null
+
 ---@class airflow.v2.ConnectionTestResponse
 ---@field message string
 ---@field status boolean
 
 ---@class airflow.v2.CreateAssetEventsBody
+---@field access_control? airflow.v2.AssetEventAccessControl|airflow.null
 ---@field asset_id integer
 ---@field extra? table<string, any>
 ---@field partition_key? string|airflow.null
@@ -2017,6 +2420,7 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field fileloc string
 ---@field has_import_errors boolean
 ---@field has_task_concurrency_limits boolean
+---@field is_backfillable boolean
 ---@field is_favorite? boolean
 ---@field is_paused boolean
 ---@field is_paused_upon_creation? boolean|airflow.null
@@ -2038,11 +2442,13 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field params? table<string, any>|airflow.null
 ---@field relative_fileloc? string|airflow.null
 ---@field render_template_as_native_obj boolean
+---@field rerun_with_latest_version? boolean|airflow.null
 ---@field start_date? string|airflow.null
 ---@field tags airflow.v2.DagTagResponse[]
 ---@field template_search_path? string[]|airflow.null
 ---@field timetable_description? string|airflow.null
 ---@field timetable_partitioned boolean
+---@field timetable_periodic boolean
 ---@field timetable_summary? string|airflow.null
 ---@field timezone? string|airflow.null
 
@@ -2060,6 +2466,7 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field fileloc string
 ---@field has_import_errors boolean
 ---@field has_task_concurrency_limits boolean
+---@field is_backfillable boolean
 ---@field is_paused boolean
 ---@field is_stale boolean
 ---@field last_expired? string|airflow.null
@@ -2077,22 +2484,25 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field tags airflow.v2.DagTagResponse[]
 ---@field timetable_description? string|airflow.null
 ---@field timetable_partitioned boolean
+---@field timetable_periodic boolean
 ---@field timetable_summary? string|airflow.null
 
 ---@class airflow.v2.DAGRunClearBody
 ---@field dry_run? boolean
+---@field note? string|airflow.null
 ---@field only_failed? boolean
----@field run_on_latest_version? boolean
+---@field only_new? boolean
+---@field run_on_latest_version? boolean|airflow.null
 
 ---@class airflow.v2.DAGRunCollectionResponse
 ---@field dag_runs airflow.v2.DAGRunResponse[]
----@field total_entries integer
+---@field next_cursor? string|airflow.null
+---@field previous_cursor? string|airflow.null
+---@field total_entries? integer|airflow.null
 
 ---@class airflow.v2.DAGRunPatchBody
 ---@field note? string|airflow.null
----@field state? airflow.v2.DAGRunPatchStates|airflow.null
-
----@alias airflow.v2.DAGRunPatchStates "queued"|"success"|"failed"
+---@field state? airflow.v2.DagRunMutableStates|airflow.null
 
 ---@class airflow.v2.DAGRunResponse
 ---@field bundle_version? string|airflow.null
@@ -2108,6 +2518,7 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field last_scheduling_decision? string|airflow.null
 ---@field logical_date? string|airflow.null
 ---@field note? string|airflow.null
+---@field partition_date? string|airflow.null
 ---@field partition_key? string|airflow.null
 ---@field queued_at? string|airflow.null
 ---@field run_after string
@@ -2185,11 +2596,13 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field start_date string
 ---@field state string
 
+---@alias airflow.v2.DagRunMutableStates "queued"|"success"|"failed"
+
 ---@alias airflow.v2.DagRunState "queued"|"running"|"success"|"failed"
 
 ---@alias airflow.v2.DagRunTriggeredByType "cli"|"operator"|"rest_api"|"ui"|"test"|"timetable"|"asset"|"backfill"
 
----@alias airflow.v2.DagRunType "backfill"|"scheduled"|"manual"|"asset_triggered"|"asset_materialization"
+---@alias airflow.v2.DagRunType "backfill"|"scheduled"|"manual"|"operator_triggered"|"asset_triggered"|"asset_materialization"
 
 ---@class airflow.v2.DagScheduleAssetReference
 ---@field created_at string
@@ -2264,6 +2677,7 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field icon? string|airflow.null
 ---@field icon_dark_mode? string|airflow.null
 ---@field name string
+---@field nav_top_level? boolean|airflow.null
 ---@field url_route? string|airflow.null
 ---@field [string] any
 
@@ -2384,6 +2798,10 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field partition_key? string|airflow.null
 ---@field run_after? string|airflow.null
 
+---@class airflow.v2.NewTaskResponse
+---@field task_display_name string
+---@field task_id string
+
 ---@class airflow.v2.PatchTaskInstanceBody
 ---@field include_downstream? boolean
 ---@field include_future? boolean
@@ -2478,6 +2896,7 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field icon? string|airflow.null
 ---@field icon_dark_mode? string|airflow.null
 ---@field name string
+---@field nav_top_level? boolean|airflow.null
 ---@field url_route? string|airflow.null
 ---@field [string] any
 
@@ -2510,8 +2929,10 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field updated_at string
 
 ---@class airflow.v2.TaskInstanceCollectionResponse
+---@field next_cursor? string|airflow.null
+---@field previous_cursor? string|airflow.null
 ---@field task_instances airflow.v2.TaskInstanceResponse[]
----@field total_entries integer
+---@field total_entries? integer|airflow.null
 
 ---@class airflow.v2.TaskInstanceHistoryCollectionResponse
 ---@field task_instances airflow.v2.TaskInstanceHistoryResponse[]
@@ -2581,7 +3002,7 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field try_number integer
 ---@field unixname? string|airflow.null
 
----@alias airflow.v2.TaskInstanceState "removed"|"scheduled"|"queued"|"running"|"success"|"restarting"|"failed"|"up_for_retry"|"up_for_reschedule"|"upstream_failed"|"skipped"|"deferred"
+---@alias airflow.v2.TaskInstanceState "removed"|"scheduled"|"queued"|"running"|"success"|"restarting"|"failed"|"up_for_retry"|"up_for_reschedule"|"upstream_failed"|"skipped"|"deferred"|"awaiting_input"
 
 ---@class airflow.v2.TaskInstancesBatchBody
 ---@field dag_ids? string[]|airflow.null
@@ -2654,6 +3075,23 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field wait_for_downstream boolean
 ---@field weight_rule? string|airflow.null
 
+---@class airflow.v2.TaskStateStoreBody
+---@field expires_at? string|airflow.null
+---@field value airflow.v2.JsonValue
+
+---@class airflow.v2.TaskStateStoreCollectionResponse
+---@field task_state_store airflow.v2.TaskStateStoreResponse[]
+---@field total_entries integer
+
+---@class airflow.v2.TaskStateStorePatchBody
+---@field value airflow.v2.JsonValue
+
+---@class airflow.v2.TaskStateStoreResponse
+---@field expires_at? string|airflow.null
+---@field key string
+---@field updated_at string
+---@field value airflow.v2.JsonValue
+
 ---@class airflow.v2.TimeDelta
 ---@field __type? string
 ---@field days integer
@@ -2708,7 +3146,7 @@ function airflow_v2_xcom:update_xcom_entry(args, opts) end
 ---@field is_encrypted boolean
 ---@field key string
 ---@field team_name? string|airflow.null
----@field value string
+---@field value? string|airflow.null
 
 ---@class airflow.v2.VersionInfo
 ---@field git_version? string|airflow.null
@@ -2798,7 +3236,7 @@ local airflow_v1_config = {}
 ---GET /api/v1/config
 ---@param args airflow.v1.config.get_config.Args
 ---@param opts? airflow.CallOptions
----@return table|string|nil result
+---@return airflow.v1.Config|string|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_config:get_config(args, opts) end
 
@@ -2809,9 +3247,9 @@ function airflow_v1_config:get_config(args, opts) end
 ---GET /api/v1/config/section/{section}/option/{option}
 ---@param args airflow.v1.config.get_value.Args
 ---@param opts? airflow.CallOptions
----@return table|string|nil result
+---@return airflow.v1.Config|string|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.config, section: string, option: string, args?: table, opts?: airflow.CallOptions): table|string|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.config, section: string, option: string, args?: table, opts?: airflow.CallOptions): airflow.v1.Config|string|nil, airflow.Error|nil
 function airflow_v1_config:get_value(args, opts) end
 
 ---@class airflow.v1.connection
@@ -2834,9 +3272,9 @@ function airflow_v1_connection:delete_connection(args, opts) end
 ---GET /api/v1/connections/{connection_id}
 ---@param args airflow.v1.connection.get_connection.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Connection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.connection, connection_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.connection, connection_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.Connection|nil, airflow.Error|nil
 function airflow_v1_connection:get_connection(args, opts) end
 
 ---@class airflow.v1.connection.get_connections.Args
@@ -2847,7 +3285,7 @@ function airflow_v1_connection:get_connection(args, opts) end
 ---GET /api/v1/connections
 ---@param args airflow.v1.connection.get_connections.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.ConnectionCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_connection:get_connections(args, opts) end
 
@@ -2859,9 +3297,9 @@ function airflow_v1_connection:get_connections(args, opts) end
 ---PATCH /api/v1/connections/{connection_id}
 ---@param args airflow.v1.connection.patch_connection.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Connection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.connection, connection_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.connection, connection_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.Connection|nil, airflow.Error|nil
 function airflow_v1_connection:patch_connection(args, opts) end
 
 ---@class airflow.v1.connection.post_connection.Args
@@ -2870,7 +3308,7 @@ function airflow_v1_connection:patch_connection(args, opts) end
 ---POST /api/v1/connections
 ---@param args airflow.v1.connection.post_connection.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Connection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_connection:post_connection(args, opts) end
 
@@ -2880,7 +3318,7 @@ function airflow_v1_connection:post_connection(args, opts) end
 ---POST /api/v1/connections/test
 ---@param args airflow.v1.connection.test_connection.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.ConnectionTest|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_connection:test_connection(args, opts) end
 
@@ -2905,9 +3343,9 @@ function airflow_v1_dag:delete_dag(args, opts) end
 ---GET /api/v1/dags/{dag_id}
 ---@param args airflow.v1.dag.get_dag.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DAG|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.DAG|nil, airflow.Error|nil
 function airflow_v1_dag:get_dag(args, opts) end
 
 ---@class airflow.v1.dag.get_dag_details.Args
@@ -2917,9 +3355,9 @@ function airflow_v1_dag:get_dag(args, opts) end
 ---GET /api/v1/dags/{dag_id}/details
 ---@param args airflow.v1.dag.get_dag_details.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DAGDetail|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.DAGDetail|nil, airflow.Error|nil
 function airflow_v1_dag:get_dag_details(args, opts) end
 
 ---@class airflow.v1.dag.get_dag_source.Args
@@ -2928,9 +3366,9 @@ function airflow_v1_dag:get_dag_details(args, opts) end
 ---GET /api/v1/dagSources/{file_token}
 ---@param args airflow.v1.dag.get_dag_source.Args
 ---@param opts? airflow.CallOptions
----@return table|string|nil result
+---@return { content?: string }|string|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag, file_token: string, args?: table, opts?: airflow.CallOptions): table|string|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag, file_token: string, args?: table, opts?: airflow.CallOptions): { content?: string }|string|nil, airflow.Error|nil
 function airflow_v1_dag:get_dag_source(args, opts) end
 
 ---@class airflow.v1.dag.get_dags.Args
@@ -2946,7 +3384,7 @@ function airflow_v1_dag:get_dag_source(args, opts) end
 ---GET /api/v1/dags
 ---@param args airflow.v1.dag.get_dags.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DAGCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_dag:get_dags(args, opts) end
 
@@ -2957,9 +3395,9 @@ function airflow_v1_dag:get_dags(args, opts) end
 ---GET /api/v1/dags/{dag_id}/tasks/{task_id}
 ---@param args airflow.v1.dag.get_task.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Task|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag, dag_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag, dag_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.Task|nil, airflow.Error|nil
 function airflow_v1_dag:get_task(args, opts) end
 
 ---@class airflow.v1.dag.get_tasks.Args
@@ -2969,9 +3407,9 @@ function airflow_v1_dag:get_task(args, opts) end
 ---GET /api/v1/dags/{dag_id}/tasks
 ---@param args airflow.v1.dag.get_tasks.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskCollection|nil, airflow.Error|nil
 function airflow_v1_dag:get_tasks(args, opts) end
 
 ---@class airflow.v1.dag.patch_dag.Args
@@ -2982,9 +3420,9 @@ function airflow_v1_dag:get_tasks(args, opts) end
 ---PATCH /api/v1/dags/{dag_id}
 ---@param args airflow.v1.dag.patch_dag.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DAG|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.DAG|nil, airflow.Error|nil
 function airflow_v1_dag:patch_dag(args, opts) end
 
 ---@class airflow.v1.dag.patch_dags.Args
@@ -2999,7 +3437,7 @@ function airflow_v1_dag:patch_dag(args, opts) end
 ---PATCH /api/v1/dags
 ---@param args airflow.v1.dag.patch_dags.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DAGCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_dag:patch_dags(args, opts) end
 
@@ -3010,9 +3448,9 @@ function airflow_v1_dag:patch_dags(args, opts) end
 ---POST /api/v1/dags/{dag_id}/clearTaskInstances
 ---@param args airflow.v1.dag.post_clear_task_instances.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstanceReferenceCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstanceReferenceCollection|nil, airflow.Error|nil
 function airflow_v1_dag:post_clear_task_instances(args, opts) end
 
 ---@class airflow.v1.dag.post_set_task_instances_state.Args
@@ -3022,9 +3460,9 @@ function airflow_v1_dag:post_clear_task_instances(args, opts) end
 ---POST /api/v1/dags/{dag_id}/updateTaskInstancesState
 ---@param args airflow.v1.dag.post_set_task_instances_state.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstanceReferenceCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstanceReferenceCollection|nil, airflow.Error|nil
 function airflow_v1_dag:post_set_task_instances_state(args, opts) end
 
 ---@class airflow.v1.dag.reparse_dag_file.Args
@@ -3049,9 +3487,9 @@ local airflow_v1_dag_run = {}
 ---POST /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/clear
 ---@param args airflow.v1.dag_run.clear_dag_run.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return table<string, any>|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table<string, any>|nil, airflow.Error|nil
 function airflow_v1_dag_run:clear_dag_run(args, opts) end
 
 ---@class airflow.v1.dag_run.delete_dag_run.Args
@@ -3074,9 +3512,9 @@ function airflow_v1_dag_run:delete_dag_run(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}
 ---@param args airflow.v1.dag_run.get_dag_run.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DAGRun|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.DAGRun|nil, airflow.Error|nil
 function airflow_v1_dag_run:get_dag_run(args, opts) end
 
 ---@class airflow.v1.dag_run.get_dag_runs.Args
@@ -3098,9 +3536,9 @@ function airflow_v1_dag_run:get_dag_run(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns
 ---@param args airflow.v1.dag_run.get_dag_runs.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DAGRunCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag_run, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag_run, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.DAGRunCollection|nil, airflow.Error|nil
 function airflow_v1_dag_run:get_dag_runs(args, opts) end
 
 ---@class airflow.v1.dag_run.get_dag_runs_batch.Args
@@ -3109,7 +3547,7 @@ function airflow_v1_dag_run:get_dag_runs(args, opts) end
 ---POST /api/v1/dags/~/dagRuns/list
 ---@param args airflow.v1.dag_run.get_dag_runs_batch.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DAGRunCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_dag_run:get_dag_runs_batch(args, opts) end
 
@@ -3120,9 +3558,9 @@ function airflow_v1_dag_run:get_dag_runs_batch(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/upstreamDatasetEvents
 ---@param args airflow.v1.dag_run.get_upstream_dataset_events.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DatasetEventCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.DatasetEventCollection|nil, airflow.Error|nil
 function airflow_v1_dag_run:get_upstream_dataset_events(args, opts) end
 
 ---@class airflow.v1.dag_run.post_dag_run.Args
@@ -3132,9 +3570,9 @@ function airflow_v1_dag_run:get_upstream_dataset_events(args, opts) end
 ---POST /api/v1/dags/{dag_id}/dagRuns
 ---@param args airflow.v1.dag_run.post_dag_run.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DAGRun|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag_run, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag_run, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.DAGRun|nil, airflow.Error|nil
 function airflow_v1_dag_run:post_dag_run(args, opts) end
 
 ---@class airflow.v1.dag_run.set_dag_run_note.Args
@@ -3145,9 +3583,9 @@ function airflow_v1_dag_run:post_dag_run(args, opts) end
 ---PATCH /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/setNote
 ---@param args airflow.v1.dag_run.set_dag_run_note.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DAGRun|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.DAGRun|nil, airflow.Error|nil
 function airflow_v1_dag_run:set_dag_run_note(args, opts) end
 
 ---@class airflow.v1.dag_run.update_dag_run_state.Args
@@ -3158,9 +3596,9 @@ function airflow_v1_dag_run:set_dag_run_note(args, opts) end
 ---PATCH /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}
 ---@param args airflow.v1.dag_run.update_dag_run_state.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DAGRun|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dag_run, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.DAGRun|nil, airflow.Error|nil
 function airflow_v1_dag_run:update_dag_run_state(args, opts) end
 
 ---@class airflow.v1.dag_stats
@@ -3172,7 +3610,7 @@ local airflow_v1_dag_stats = {}
 ---GET /api/v1/dagStats
 ---@param args airflow.v1.dag_stats.get_dag_stats.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DagStatsCollectionSchema|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_dag_stats:get_dag_stats(args, opts) end
 
@@ -3189,7 +3627,7 @@ local airflow_v1_dag_warning = {}
 ---GET /api/v1/dagWarnings
 ---@param args airflow.v1.dag_warning.get_dag_warnings.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DagWarningCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_dag_warning:get_dag_warnings(args, opts) end
 
@@ -3202,7 +3640,7 @@ local airflow_v1_dataset = {}
 ---POST /api/v1/datasets/events
 ---@param args airflow.v1.dataset.create_dataset_event.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DatasetEvent|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_dataset:create_dataset_event(args, opts) end
 
@@ -3251,9 +3689,9 @@ function airflow_v1_dataset:delete_dataset_queued_events(args, opts) end
 ---GET /api/v1/dags/{dag_id}/datasets/queuedEvent/{uri}
 ---@param args airflow.v1.dataset.get_dag_dataset_queued_event.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.QueuedEvent|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dataset, dag_id: string, uri: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dataset, dag_id: string, uri: string, args?: table, opts?: airflow.CallOptions): airflow.v1.QueuedEvent|nil, airflow.Error|nil
 function airflow_v1_dataset:get_dag_dataset_queued_event(args, opts) end
 
 ---@class airflow.v1.dataset.get_dag_dataset_queued_events.Args
@@ -3263,9 +3701,9 @@ function airflow_v1_dataset:get_dag_dataset_queued_event(args, opts) end
 ---GET /api/v1/dags/{dag_id}/datasets/queuedEvent
 ---@param args airflow.v1.dataset.get_dag_dataset_queued_events.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.QueuedEventCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dataset, dag_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dataset, dag_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.QueuedEventCollection|nil, airflow.Error|nil
 function airflow_v1_dataset:get_dag_dataset_queued_events(args, opts) end
 
 ---@class airflow.v1.dataset.get_dataset.Args
@@ -3274,9 +3712,9 @@ function airflow_v1_dataset:get_dag_dataset_queued_events(args, opts) end
 ---GET /api/v1/datasets/{uri}
 ---@param args airflow.v1.dataset.get_dataset.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Dataset|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dataset, uri: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dataset, uri: string, args?: table, opts?: airflow.CallOptions): airflow.v1.Dataset|nil, airflow.Error|nil
 function airflow_v1_dataset:get_dataset(args, opts) end
 
 ---@class airflow.v1.dataset.get_dataset_events.Args
@@ -3292,7 +3730,7 @@ function airflow_v1_dataset:get_dataset(args, opts) end
 ---GET /api/v1/datasets/events
 ---@param args airflow.v1.dataset.get_dataset_events.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DatasetEventCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_dataset:get_dataset_events(args, opts) end
 
@@ -3303,9 +3741,9 @@ function airflow_v1_dataset:get_dataset_events(args, opts) end
 ---GET /api/v1/datasets/queuedEvent/{uri}
 ---@param args airflow.v1.dataset.get_dataset_queued_events.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.QueuedEventCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dataset, uri: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dataset, uri: string, args?: table, opts?: airflow.CallOptions): airflow.v1.QueuedEventCollection|nil, airflow.Error|nil
 function airflow_v1_dataset:get_dataset_queued_events(args, opts) end
 
 ---@class airflow.v1.dataset.get_datasets.Args
@@ -3318,7 +3756,7 @@ function airflow_v1_dataset:get_dataset_queued_events(args, opts) end
 ---GET /api/v1/datasets
 ---@param args airflow.v1.dataset.get_datasets.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DatasetCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_dataset:get_datasets(args, opts) end
 
@@ -3329,9 +3767,9 @@ function airflow_v1_dataset:get_datasets(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/upstreamDatasetEvents
 ---@param args airflow.v1.dataset.get_upstream_dataset_events.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.DatasetEventCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.dataset, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.dataset, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.DatasetEventCollection|nil, airflow.Error|nil
 function airflow_v1_dataset:get_upstream_dataset_events(args, opts) end
 
 ---@class airflow.v1.event_log
@@ -3343,9 +3781,9 @@ local airflow_v1_event_log = {}
 ---GET /api/v1/eventLogs/{event_log_id}
 ---@param args airflow.v1.event_log.get_event_log.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.EventLog|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.event_log, event_log_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.event_log, event_log_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v1.EventLog|nil, airflow.Error|nil
 function airflow_v1_event_log:get_event_log(args, opts) end
 
 ---@class airflow.v1.event_log.get_event_logs.Args
@@ -3367,7 +3805,7 @@ function airflow_v1_event_log:get_event_log(args, opts) end
 ---GET /api/v1/eventLogs
 ---@param args airflow.v1.event_log.get_event_logs.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.EventLogCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_event_log:get_event_logs(args, opts) end
 
@@ -3380,9 +3818,9 @@ local airflow_v1_import_error = {}
 ---GET /api/v1/importErrors/{import_error_id}
 ---@param args airflow.v1.import_error.get_import_error.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.ImportError|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.import_error, import_error_id: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.import_error, import_error_id: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v1.ImportError|nil, airflow.Error|nil
 function airflow_v1_import_error:get_import_error(args, opts) end
 
 ---@class airflow.v1.import_error.get_import_errors.Args
@@ -3393,7 +3831,7 @@ function airflow_v1_import_error:get_import_error(args, opts) end
 ---GET /api/v1/importErrors
 ---@param args airflow.v1.import_error.get_import_errors.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.ImportErrorCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_import_error:get_import_errors(args, opts) end
 
@@ -3405,7 +3843,7 @@ local airflow_v1_monitoring = {}
 ---GET /api/v1/health
 ---@param args? airflow.v1.monitoring.get_health.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.HealthInfo|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_monitoring:get_health(args, opts) end
 
@@ -3414,7 +3852,7 @@ function airflow_v1_monitoring:get_health(args, opts) end
 ---GET /api/v1/version
 ---@param args? airflow.v1.monitoring.get_version.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.VersionInfo|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_monitoring:get_version(args, opts) end
 
@@ -3428,7 +3866,7 @@ local airflow_v1_permission = {}
 ---GET /api/v1/permissions
 ---@param args airflow.v1.permission.get_permissions.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.ActionCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_permission:get_permissions(args, opts) end
 
@@ -3442,7 +3880,7 @@ local airflow_v1_plugin = {}
 ---GET /api/v1/plugins
 ---@param args airflow.v1.plugin.get_plugins.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.PluginCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_plugin:get_plugins(args, opts) end
 
@@ -3466,9 +3904,9 @@ function airflow_v1_pool:delete_pool(args, opts) end
 ---GET /api/v1/pools/{pool_name}
 ---@param args airflow.v1.pool.get_pool.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Pool|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.pool, pool_name: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.pool, pool_name: string, args?: table, opts?: airflow.CallOptions): airflow.v1.Pool|nil, airflow.Error|nil
 function airflow_v1_pool:get_pool(args, opts) end
 
 ---@class airflow.v1.pool.get_pools.Args
@@ -3479,7 +3917,7 @@ function airflow_v1_pool:get_pool(args, opts) end
 ---GET /api/v1/pools
 ---@param args airflow.v1.pool.get_pools.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.PoolCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_pool:get_pools(args, opts) end
 
@@ -3491,9 +3929,9 @@ function airflow_v1_pool:get_pools(args, opts) end
 ---PATCH /api/v1/pools/{pool_name}
 ---@param args airflow.v1.pool.patch_pool.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Pool|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.pool, pool_name: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.pool, pool_name: string, args?: table, opts?: airflow.CallOptions): airflow.v1.Pool|nil, airflow.Error|nil
 function airflow_v1_pool:patch_pool(args, opts) end
 
 ---@class airflow.v1.pool.post_pool.Args
@@ -3502,7 +3940,7 @@ function airflow_v1_pool:patch_pool(args, opts) end
 ---POST /api/v1/pools
 ---@param args airflow.v1.pool.post_pool.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Pool|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_pool:post_pool(args, opts) end
 
@@ -3514,7 +3952,7 @@ local airflow_v1_provider = {}
 ---GET /api/v1/providers
 ---@param args? airflow.v1.provider.get_providers.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return { providers?: airflow.v1.Provider[], total_entries?: integer }|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_provider:get_providers(args, opts) end
 
@@ -3538,9 +3976,9 @@ function airflow_v1_role:delete_role(args, opts) end
 ---GET /api/v1/roles/{role_name}
 ---@param args airflow.v1.role.get_role.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Role|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.role, role_name: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.role, role_name: string, args?: table, opts?: airflow.CallOptions): airflow.v1.Role|nil, airflow.Error|nil
 function airflow_v1_role:get_role(args, opts) end
 
 ---@class airflow.v1.role.get_roles.Args
@@ -3551,7 +3989,7 @@ function airflow_v1_role:get_role(args, opts) end
 ---GET /api/v1/roles
 ---@param args airflow.v1.role.get_roles.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.RoleCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_role:get_roles(args, opts) end
 
@@ -3563,9 +4001,9 @@ function airflow_v1_role:get_roles(args, opts) end
 ---PATCH /api/v1/roles/{role_name}
 ---@param args airflow.v1.role.patch_role.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Role|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.role, role_name: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.role, role_name: string, args?: table, opts?: airflow.CallOptions): airflow.v1.Role|nil, airflow.Error|nil
 function airflow_v1_role:patch_role(args, opts) end
 
 ---@class airflow.v1.role.post_role.Args
@@ -3574,7 +4012,7 @@ function airflow_v1_role:patch_role(args, opts) end
 ---POST /api/v1/roles
 ---@param args airflow.v1.role.post_role.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Role|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_role:post_role(args, opts) end
 
@@ -3589,9 +4027,9 @@ local airflow_v1_task_instance = {}
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/links
 ---@param args airflow.v1.task_instance.get_extra_links.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.ExtraLinkCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.ExtraLinkCollection|nil, airflow.Error|nil
 function airflow_v1_task_instance:get_extra_links(args, opts) end
 
 ---@class airflow.v1.task_instance.get_log.Args
@@ -3606,9 +4044,9 @@ function airflow_v1_task_instance:get_extra_links(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{task_try_number}
 ---@param args airflow.v1.task_instance.get_log.Args
 ---@param opts? airflow.CallOptions
----@return table|string|nil result
+---@return { content?: string, continuation_token?: string }|string|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, task_try_number: integer|string, args?: table, opts?: airflow.CallOptions): table|string|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, task_try_number: integer|string, args?: table, opts?: airflow.CallOptions): { content?: string, continuation_token?: string }|string|nil, airflow.Error|nil
 function airflow_v1_task_instance:get_log(args, opts) end
 
 ---@class airflow.v1.task_instance.get_mapped_task_instance.Args
@@ -3620,9 +4058,9 @@ function airflow_v1_task_instance:get_log(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}
 ---@param args airflow.v1.task_instance.get_mapped_task_instance.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstance|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstance|nil, airflow.Error|nil
 function airflow_v1_task_instance:get_mapped_task_instance(args, opts) end
 
 ---@class airflow.v1.task_instance.get_mapped_task_instance_dependencies.Args
@@ -3634,9 +4072,9 @@ function airflow_v1_task_instance:get_mapped_task_instance(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/dependencies
 ---@param args airflow.v1.task_instance.get_mapped_task_instance_dependencies.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstanceDependencyCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstanceDependencyCollection|nil, airflow.Error|nil
 function airflow_v1_task_instance:get_mapped_task_instance_dependencies(args, opts) end
 
 ---@class airflow.v1.task_instance.get_mapped_task_instance_tries.Args
@@ -3651,9 +4089,9 @@ function airflow_v1_task_instance:get_mapped_task_instance_dependencies(args, op
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/tries
 ---@param args airflow.v1.task_instance.get_mapped_task_instance_tries.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstanceCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstanceCollection|nil, airflow.Error|nil
 function airflow_v1_task_instance:get_mapped_task_instance_tries(args, opts) end
 
 ---@class airflow.v1.task_instance.get_mapped_task_instance_try_details.Args
@@ -3666,9 +4104,9 @@ function airflow_v1_task_instance:get_mapped_task_instance_tries(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/tries/{task_try_number}
 ---@param args airflow.v1.task_instance.get_mapped_task_instance_try_details.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstance|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, task_try_number: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, task_try_number: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstance|nil, airflow.Error|nil
 function airflow_v1_task_instance:get_mapped_task_instance_try_details(args, opts) end
 
 ---@class airflow.v1.task_instance.get_mapped_task_instances.Args
@@ -3696,9 +4134,9 @@ function airflow_v1_task_instance:get_mapped_task_instance_try_details(args, opt
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/listMapped
 ---@param args airflow.v1.task_instance.get_mapped_task_instances.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstanceCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstanceCollection|nil, airflow.Error|nil
 function airflow_v1_task_instance:get_mapped_task_instances(args, opts) end
 
 ---@class airflow.v1.task_instance.get_task_instance.Args
@@ -3709,9 +4147,9 @@ function airflow_v1_task_instance:get_mapped_task_instances(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}
 ---@param args airflow.v1.task_instance.get_task_instance.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstance|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstance|nil, airflow.Error|nil
 function airflow_v1_task_instance:get_task_instance(args, opts) end
 
 ---@class airflow.v1.task_instance.get_task_instance_dependencies.Args
@@ -3722,9 +4160,9 @@ function airflow_v1_task_instance:get_task_instance(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/dependencies
 ---@param args airflow.v1.task_instance.get_task_instance_dependencies.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstanceDependencyCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstanceDependencyCollection|nil, airflow.Error|nil
 function airflow_v1_task_instance:get_task_instance_dependencies(args, opts) end
 
 ---@class airflow.v1.task_instance.get_task_instance_tries.Args
@@ -3738,9 +4176,9 @@ function airflow_v1_task_instance:get_task_instance_dependencies(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/tries
 ---@param args airflow.v1.task_instance.get_task_instance_tries.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstanceCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstanceCollection|nil, airflow.Error|nil
 function airflow_v1_task_instance:get_task_instance_tries(args, opts) end
 
 ---@class airflow.v1.task_instance.get_task_instance_try_details.Args
@@ -3752,9 +4190,9 @@ function airflow_v1_task_instance:get_task_instance_tries(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/tries/{task_try_number}
 ---@param args airflow.v1.task_instance.get_task_instance_try_details.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstance|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, task_try_number: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, task_try_number: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstance|nil, airflow.Error|nil
 function airflow_v1_task_instance:get_task_instance_try_details(args, opts) end
 
 ---@class airflow.v1.task_instance.get_task_instances.Args
@@ -3780,9 +4218,9 @@ function airflow_v1_task_instance:get_task_instance_try_details(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances
 ---@param args airflow.v1.task_instance.get_task_instances.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstanceCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstanceCollection|nil, airflow.Error|nil
 function airflow_v1_task_instance:get_task_instances(args, opts) end
 
 ---@class airflow.v1.task_instance.get_task_instances_batch.Args
@@ -3791,7 +4229,7 @@ function airflow_v1_task_instance:get_task_instances(args, opts) end
 ---POST /api/v1/dags/~/dagRuns/~/taskInstances/list
 ---@param args airflow.v1.task_instance.get_task_instances_batch.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstanceCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_task_instance:get_task_instances_batch(args, opts) end
 
@@ -3805,9 +4243,9 @@ function airflow_v1_task_instance:get_task_instances_batch(args, opts) end
 ---PATCH /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}
 ---@param args airflow.v1.task_instance.patch_mapped_task_instance.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstanceReference|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstanceReference|nil, airflow.Error|nil
 function airflow_v1_task_instance:patch_mapped_task_instance(args, opts) end
 
 ---@class airflow.v1.task_instance.patch_task_instance.Args
@@ -3819,9 +4257,9 @@ function airflow_v1_task_instance:patch_mapped_task_instance(args, opts) end
 ---PATCH /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}
 ---@param args airflow.v1.task_instance.patch_task_instance.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstanceReference|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstanceReference|nil, airflow.Error|nil
 function airflow_v1_task_instance:patch_task_instance(args, opts) end
 
 ---@class airflow.v1.task_instance.set_mapped_task_instance_note.Args
@@ -3834,9 +4272,9 @@ function airflow_v1_task_instance:patch_task_instance(args, opts) end
 ---PATCH /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/setNote
 ---@param args airflow.v1.task_instance.set_mapped_task_instance_note.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstance|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, map_index: integer|string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstance|nil, airflow.Error|nil
 function airflow_v1_task_instance:set_mapped_task_instance_note(args, opts) end
 
 ---@class airflow.v1.task_instance.set_task_instance_note.Args
@@ -3848,9 +4286,9 @@ function airflow_v1_task_instance:set_mapped_task_instance_note(args, opts) end
 ---PATCH /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/setNote
 ---@param args airflow.v1.task_instance.set_task_instance_note.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.TaskInstance|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.task_instance, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.TaskInstance|nil, airflow.Error|nil
 function airflow_v1_task_instance:set_task_instance_note(args, opts) end
 
 ---@class airflow.v1.user
@@ -3873,9 +4311,9 @@ function airflow_v1_user:delete_user(args, opts) end
 ---GET /api/v1/users/{username}
 ---@param args airflow.v1.user.get_user.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.UserCollectionItem|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.user, username: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.user, username: string, args?: table, opts?: airflow.CallOptions): airflow.v1.UserCollectionItem|nil, airflow.Error|nil
 function airflow_v1_user:get_user(args, opts) end
 
 ---@class airflow.v1.user.get_users.Args
@@ -3886,7 +4324,7 @@ function airflow_v1_user:get_user(args, opts) end
 ---GET /api/v1/users
 ---@param args airflow.v1.user.get_users.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.UserCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_user:get_users(args, opts) end
 
@@ -3898,9 +4336,9 @@ function airflow_v1_user:get_users(args, opts) end
 ---PATCH /api/v1/users/{username}
 ---@param args airflow.v1.user.patch_user.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.UserCollectionItem|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.user, username: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.user, username: string, args?: table, opts?: airflow.CallOptions): airflow.v1.UserCollectionItem|nil, airflow.Error|nil
 function airflow_v1_user:patch_user(args, opts) end
 
 ---@class airflow.v1.user.post_user.Args
@@ -3909,7 +4347,7 @@ function airflow_v1_user:patch_user(args, opts) end
 ---POST /api/v1/users
 ---@param args airflow.v1.user.post_user.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.User|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_user:post_user(args, opts) end
 
@@ -3933,9 +4371,9 @@ function airflow_v1_variable:delete_variable(args, opts) end
 ---GET /api/v1/variables/{variable_key}
 ---@param args airflow.v1.variable.get_variable.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Variable|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.variable, variable_key: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.variable, variable_key: string, args?: table, opts?: airflow.CallOptions): airflow.v1.Variable|nil, airflow.Error|nil
 function airflow_v1_variable:get_variable(args, opts) end
 
 ---@class airflow.v1.variable.get_variables.Args
@@ -3946,7 +4384,7 @@ function airflow_v1_variable:get_variable(args, opts) end
 ---GET /api/v1/variables
 ---@param args airflow.v1.variable.get_variables.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.VariableCollection|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_variable:get_variables(args, opts) end
 
@@ -3958,9 +4396,9 @@ function airflow_v1_variable:get_variables(args, opts) end
 ---PATCH /api/v1/variables/{variable_key}
 ---@param args airflow.v1.variable.patch_variable.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Variable|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.variable, variable_key: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.variable, variable_key: string, args?: table, opts?: airflow.CallOptions): airflow.v1.Variable|nil, airflow.Error|nil
 function airflow_v1_variable:patch_variable(args, opts) end
 
 ---@class airflow.v1.variable.post_variables.Args
@@ -3969,7 +4407,7 @@ function airflow_v1_variable:patch_variable(args, opts) end
 ---POST /api/v1/variables
 ---@param args airflow.v1.variable.post_variables.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.Variable|nil result
 ---@return airflow.Error|nil err
 function airflow_v1_variable:post_variables(args, opts) end
 
@@ -3988,9 +4426,9 @@ local airflow_v1_xcom = {}
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries
 ---@param args airflow.v1.xcom.get_xcom_entries.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.XComCollection|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.xcom, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.xcom, dag_id: string, dag_run_id: string, task_id: string, args?: table, opts?: airflow.CallOptions): airflow.v1.XComCollection|nil, airflow.Error|nil
 function airflow_v1_xcom:get_xcom_entries(args, opts) end
 
 ---@class airflow.v1.xcom.get_xcom_entry.Args
@@ -4005,9 +4443,9 @@ function airflow_v1_xcom:get_xcom_entries(args, opts) end
 ---GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries/{xcom_key}
 ---@param args airflow.v1.xcom.get_xcom_entry.Args
 ---@param opts? airflow.CallOptions
----@return table|nil result
+---@return airflow.v1.XCom|nil result
 ---@return airflow.Error|nil err
----@overload fun(self: airflow.v1.xcom, dag_id: string, dag_run_id: string, task_id: string, xcom_key: string, args?: table, opts?: airflow.CallOptions): table|nil, airflow.Error|nil
+---@overload fun(self: airflow.v1.xcom, dag_id: string, dag_run_id: string, task_id: string, xcom_key: string, args?: table, opts?: airflow.CallOptions): airflow.v1.XCom|nil, airflow.Error|nil
 function airflow_v1_xcom:get_xcom_entry(args, opts) end
 
 -- ---- API v1 schemas

@@ -52,4 +52,12 @@ function M.has(problems, text)
   return false
 end
 
+--- An operation's parameter by name (the registry's order is not something to count on).
+function M.param(op, name)
+  for _, p in ipairs(op.params) do
+    if p.name == name then return p end
+  end
+  error("no parameter " .. name .. " in " .. op.name, 2)
+end
+
 return M
