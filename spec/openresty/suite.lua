@@ -171,7 +171,9 @@ function M.cosocket()
   local function transport(opts)
     local o = { base_url = test, token = "t", retries = 0, on_warning = function() end }
     for k, v in pairs(opts or {}) do o[k] = v end
-    return assert(airflow.new(o)).transport
+    local tr = assert(airflow.new(o)).transport
+    tr:set_auth{ kind = "bearer", secret = "t" }
+    return tr
   end
   local function get(t, url, headers)
     return outcome(timed(function() return t:request{ method = "GET", url = url, headers = headers } end))
@@ -250,7 +252,7 @@ end
 
 --- GET /timer_result?dag_run_id=: what the timer reported (null until it is done).
 function M.timer_result()
-  local v = ngx.shared.suite:get("timer:" .. ngx.var.arg_dag_run_id)
+  local v = ngx.shared.suite:get("timer:" .. ngx.req.get_uri_args().dag_run_id)
   return reply{ result = v and cjson.decode(v) or cjson.null }
 end
 

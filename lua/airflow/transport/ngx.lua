@@ -146,16 +146,26 @@ local function tls_message(err, host, verify)
   return msg
 end
 
+-- Where to connect for a URL's host: IPv6 literals in brackets, and "localhost" as
+-- the loopback address (RFC 6761), since nginx's resolver does not read /etc/hosts.
+-- TLS still checks the certificate against the URL's own host name.
+local function connect_address(host)
+  if host:find(":", 1, true) then return "[" .. host .. "]" end
+  if host:lower() == "localhost" then return "127.0.0.1" end
+  return host
+end
+
 -- Opens (or takes from the pool) a connection; returns sock, reused or nil, err.
 function M:connect(host, port, tls, deadline)
   local sock = ngx.socket.tcp()
   local budget = math.max(1, math.min(self.connect_ms, (deadline - ngx.now()) * 1000))
   sock:settimeouts(budget, self.timeout_ms, self.timeout_ms)
   local pool = (tls and (self.verify and "https:" or "https-noverify:") or "http:") .. host .. ":" .. port
-  local addr = host:find(":", 1, true) and ("[" .. host .. "]") or host
-  local ok, err = sock:connect(addr, port, { pool = pool, pool_size = self.pool_size })
+  local ok, err = sock:connect(connect_address(host), port, { pool = pool, pool_size = self.pool_size })
   if not ok then
-    return fail(code_of(err, "connect"), "cannot connect to %s:%d: %s", host, port, err)
+    local code = code_of(err, "connect")
+    return fail(code, "cannot connect to %s:%d: %s%s", host, port, err,
+      code == "resolve" and " (nginx resolves names with its `resolver` directive, not /etc/hosts)" or "")
   end
   local reused = sock:getreusedtimes() > 0
   if tls and not reused then
