@@ -92,30 +92,61 @@ static int parser_gc(lua_State *L)
     return 0;
 }
 
+/* Reads the options table at idx ({max_head =, max_body =, head =, stream =}) and
+ * (re)starts the parser with them; its buffers' storage is kept. */
+static void parser_start(lua_State *L, lparser *lp, int idx, const char *what)
+{
+    static const char *const keys[] = {"max_head", "max_body", "head", "stream", NULL};
+    double max_head = 0, max_body = 0;
+    int head = 0, stream = 0;
+    af_buf line, headers;
+
+    if (!lua_isnoneornil(L, idx)) {
+        luaL_checktype(L, idx, LUA_TTABLE);
+        afl_check_keys(L, idx, keys, what);
+        max_head = afl_opt_number(L, idx, "max_head", 0, AF_MAX_BODY_LIMIT, 1, what);
+        max_body = afl_opt_number(L, idx, "max_body", 0, AF_MAX_BODY_LIMIT, 1, what);
+        head = afl_opt_bool(L, idx, "head", 0, what);
+        stream = afl_opt_bool(L, idx, "stream", 0, what);
+    }
+    line = lp->p.line;
+    headers = lp->p.headers;
+    af_hresp_init(&lp->p, (size_t)max_head, (size_t)max_body, head);
+    if (lp->live) { /* a reset: reuse the storage, give large buffers back */
+        lp->p.line = line;
+        lp->p.headers = headers;
+        af_buf_reset(&lp->p.line);
+        af_buf_reset(&lp->p.headers);
+        if (lp->body.cap > AF_SCRATCH_KEEP)
+            af_buf_free(&lp->body);
+        af_buf_reset(&lp->body);
+    }
+    lp->stream = stream;
+    lp->live = 1;
+}
+
 /* core.http_parser{max_head =, max_body =, head = bool, stream = bool} -> parser */
 static int l_http_parser(lua_State *L)
 {
-    static const char *const keys[] = {"max_head", "max_body", "head", "stream", NULL};
-    const char *what = "airflow.core.http_parser";
-    double max_head = 0, max_body = 0;
-    int head = 0, stream = 0;
     lparser *lp;
 
-    if (!lua_isnoneornil(L, 1)) {
-        luaL_checktype(L, 1, LUA_TTABLE);
-        afl_check_keys(L, 1, keys, what);
-        max_head = afl_opt_number(L, 1, "max_head", 0, AF_MAX_BODY_LIMIT, 1, what);
-        max_body = afl_opt_number(L, 1, "max_body", 0, AF_MAX_BODY_LIMIT, 1, what);
-        head = afl_opt_bool(L, 1, "head", 0, what);
-        stream = afl_opt_bool(L, 1, "stream", 0, what);
-    }
+    lua_settop(L, 1);
     lp = lua_newuserdatauv(L, sizeof *lp, 0);
     memset(lp, 0, sizeof *lp);
-    af_hresp_init(&lp->p, (size_t)max_head, (size_t)max_body, head);
     af_buf_init(&lp->body, 0);
-    lp->stream = stream;
-    lp->live = 1;
+    af_hresp_init(&lp->p, 0, 0, 0);
     luaL_setmetatable(L, PARSER_MT);
+    parser_start(L, lp, 1, "airflow.core.http_parser");
+    return 1;
+}
+
+/* parser:reset{...} -> parser: starts a new response (the options as for
+ * core.http_parser), keeping the buffers' storage, so a transport can reuse it. */
+static int l_parser_reset(lua_State *L)
+{
+    lparser *lp = check_parser(L);
+    parser_start(L, lp, 2, "airflow.core.http_parser:reset");
+    lua_settop(L, 1);
     return 1;
 }
 
@@ -190,7 +221,8 @@ void afl_open_http1(lua_State *L)
     static const luaL_Reg methods[] = {
         {"feed", l_parser_feed},           {"eof", l_parser_eof},
         {"response", l_parser_response}, {"keepalive", l_parser_keepalive},
-        {"close", parser_gc},            {NULL, NULL}};
+        {"reset", l_parser_reset},       {"close", parser_gc},
+        {NULL, NULL}};
     afl_new_class(L, PARSER_MT, methods, parser_gc);
     lua_pushcfunction(L, l_http_request);
     lua_setfield(L, -2, "http_request");

@@ -99,7 +99,10 @@ function M.new(opts)
     pool_size = opt_number(opts, "pool_size", 100000),
     keepalive_ms = opt_number(opts, "keepalive_timeout", 86400) * 1000,
     lines = {}, -- extra header lines: User-Agent, then Authorization when set
+    pools = {}, -- connect options per pool
+    parsers = {}, -- idle response parsers, reused
   }, M)
+  self.parse_opts = { max_body = self.max_body }
   if self.timeout_ms == 0 then self.timeout_ms = 2147483000 end
   if self.connect_ms == 0 then self.connect_ms = self.timeout_ms end
   self.ua_line = "User-Agent: " .. (opts.user_agent or "lua-airflow")
@@ -160,8 +163,13 @@ function M:connect(host, port, tls, deadline)
   local sock = ngx.socket.tcp()
   local budget = math.max(1, math.min(self.connect_ms, (deadline - ngx.now()) * 1000))
   sock:settimeouts(budget, self.timeout_ms, self.timeout_ms)
-  local pool = (tls and (self.verify and "https:" or "https-noverify:") or "http:") .. host .. ":" .. port
-  local ok, err = sock:connect(connect_address(host), port, { pool = pool, pool_size = self.pool_size })
+  local key = (tls and (self.verify and "https:" or "https-noverify:") or "http:") .. host .. ":" .. port
+  local pool = self.pools[key]
+  if not pool then
+    pool = { pool = key, pool_size = self.pool_size }
+    self.pools[key] = pool
+  end
+  local ok, err = sock:connect(connect_address(host), port, pool)
   if not ok then
     local code = code_of(err, "connect")
     return fail(code, "cannot connect to %s:%d: %s%s", host, port, err,
@@ -244,7 +252,6 @@ function M:exchange(req, streaming)
   end
   local bytes, host, port, tls = core.http_request(req, self:extra_lines(req.no_auth))
   local timeout = req.timeout or self.timeout_ms / 1000
-  ngx.update_time()
   local deadline = ngx.now() + timeout
   local function wait_until()
     return streaming and ngx.now() + timeout or deadline
@@ -252,13 +259,21 @@ function M:exchange(req, streaming)
   for attempt = 1, 2 do
     local sock, reused = self:connect(host, port, tls, deadline)
     if not sock then return nil, reused end
-    local parser = core.http_parser{ max_body = streaming and 0 or self.max_body, head = req.method == "HEAD",
-      stream = streaming }
+    local parser = self:parser(streaming, req.method == "HEAD")
     local r1, r2, r3 = try_once(self, sock, reused and attempt == 1, bytes, parser, host, wait_until,
       streaming)
     if r1 ~= RETRY then return r1, r2, r3 end
   end
   return fail("recv", "the connection to %s closed before the response", host)
+end
+
+-- A response parser for one exchange: an idle one restarted, or a new one.
+function M:parser(streaming, head)
+  local opts = self.parse_opts
+  if streaming or head then opts = { max_body = streaming and 0 or self.max_body, head = head, stream = streaming } end
+  local parser = table.remove(self.parsers)
+  if parser then return parser:reset(opts) end
+  return core.http_parser(opts)
 end
 
 -- Gives a connection back to the pool when the response left it clean, else closes it.
@@ -275,7 +290,10 @@ end
 function M:request(req)
   local sock, parser = self:exchange(req, false)
   if sock == nil then return nil, parser end
-  return parser:response()
+  local res = parser:response()
+  local idle = self.parsers
+  if #idle < 16 then idle[#idle + 1] = parser end
+  return res
 end
 
 -- Runs `concurrency` light threads, each taking the next request when it is done
