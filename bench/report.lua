@@ -106,6 +106,7 @@ local SCENARIO_TITLES = {
   c = "c. 20,000-run page, one call",
   d = "d. collect",
   e = "e. start-up, one call",
+  f = "f. OpenResty gateway, req/s (wrk)",
 }
 
 for _, proto in ipairs{ "a_http", "a_https" } do
@@ -181,6 +182,19 @@ row{ scenario = "e", contender = startup_kind,
 row{ scenario = "e", contender = "curl", label = "curl (one process)", value = e_curl and e_curl * 1000,
   unit = "ms", ratio = e_curl and 1 or nil, ref = "× curl", failed = failed("e", "curl") }
 
+do
+  local ref = rate("f", "proxy_pass")
+  local labels = { proxy_pass = "nginx proxy_pass (keep-alive upstream)",
+    gateway = "gateway example: lua-airflow over cosockets" }
+  for _, who in ipairs{ "proxy_pass", "gateway" } do
+    if samples.f and samples.f[who] then
+      local r = rate("f", who)
+      row{ scenario = "f", contender = who, label = labels[who], value = r, unit = "req/s",
+        ratio = (r and ref) and r / ref or nil, ref = "proxy_pass", lib = who == "gateway", failed = failed("f", who) }
+    end
+  end
+end
+
 -- ------------------------------------------------------------------ targets
 local function ratio_of(a, b) return (a and b) and a / b or nil end
 local targets = {}
@@ -206,6 +220,9 @@ target{ id = "d", label = "d. collect: concurrency 8 ≥ 6× sequential", short 
   value = ratio_of(d_secs[1], d_secs[8]), dir = ">=", goal = 6.0 }
 target{ id = "e", label = "e. start-up: one " .. (startup_kind == "cli" and "CLI call" or "one-liner call") .. " ≤ 3× curl",
   short = "e start-up\\n× curl", value = ratio_of(e_lib, e_curl), dir = "<=", goal = 3.0 }
+
+target{ id = "f", label = "f. OpenResty gateway ≥ 0.9× nginx proxy_pass", short = "f gateway\\n× proxy_pass",
+  value = ratio_of(rate("f", "gateway"), rate("f", "proxy_pass")), dir = ">=", goal = 0.9 }
 
 -- informational ratios (no target)
 local info = {
