@@ -82,15 +82,17 @@ int af_url_split(const char *url, af_url_parts *u, af_error *err)
     return 0;
 }
 
-/* A line the framing owns: dropped from the caller's headers. */
-static int framing_header(const char *line, size_t n)
+/* A header the framing owns: dropped from the caller's. `n` is the name's length, or
+ * the line's (then the name ends at its colon). */
+static int framing_header(const char *name, size_t n, int line)
 {
-    static const char *const names[] = {"host:", "content-length:", "transfer-encoding:",
-                                        "connection:"};
-    size_t i;
-    for (i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (prefix_is(line, n, names[i]))
+    static const char *const names[] = {"host", "content-length", "transfer-encoding", "connection"};
+    size_t i, m;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        m = strlen(names[i]);
+        if (prefix_is(name, n, names[i]) && (line ? (n > m && name[m] == ':') : n == m))
             return 1;
+    }
     return 0;
 }
 
@@ -99,11 +101,10 @@ static int has_break(const char *s, size_t n)
     return memchr(s, '\r', n) || memchr(s, '\n', n) || memchr(s, '\0', n);
 }
 
-int af_http_request(af_buf *out, const char *method, const char *url, const af_url_parts *u,
-                    int absolute_target, const char *const *headers, size_t nheaders,
-                    const char *body, size_t body_len, af_error *err)
+int af_http_request_head(af_buf *out, const char *method, const char *url, const af_url_parts *u,
+                         int absolute_target, af_error *err)
 {
-    size_t i, mlen = strlen(method);
+    size_t mlen = strlen(method);
 
     if (mlen == 0 || strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != mlen)
         return af_error_set(err, AF_ERR_INVALID, "invalid request method");
@@ -111,12 +112,13 @@ int af_http_request(af_buf *out, const char *method, const char *url, const af_u
         return af_error_set(err, AF_ERR_INVALID, "space or line break in the request URL");
     af_buf_add(out, method, mlen);
     af_buf_addc(out, ' ');
-    if (absolute_target)
+    if (absolute_target) {
         af_buf_add(out, url, strcspn(url, "#"));
-    else if (u->target_len == 0 || u->target[0] == '?')
-        af_buf_addc(out, '/');
-    if (!absolute_target)
+    } else {
+        if (u->target_len == 0 || u->target[0] == '?')
+            af_buf_addc(out, '/');
         af_buf_add(out, u->target, u->target_len);
+    }
     af_buf_adds(out, " HTTP/1.1\r\nHost: ");
     if (u->ipv6)
         af_buf_addc(out, '[');
@@ -128,17 +130,40 @@ int af_http_request(af_buf *out, const char *method, const char *url, const af_u
         af_buf_add_int(out, u->port);
     }
     af_buf_adds(out, "\r\n");
-    for (i = 0; i < nheaders; i++) {
-        const char *line = headers[i];
-        size_t n = strlen(line);
-        const char *colon = memchr(line, ':', n);
-        if (has_break(line, n) || !colon || colon == line)
+    return 0;
+}
+
+int af_http_request_header(af_buf *out, const char *name, size_t name_len, const char *value,
+                           size_t value_len, af_error *err)
+{
+    size_t i;
+    if (has_break(value, value_len))
+        return af_error_set(err, AF_ERR_INVALID, "line break or NUL in a request header");
+    if (name) {
+        if (name_len == 0 || has_break(name, name_len))
+            return af_error_set(err, AF_ERR_INVALID, "invalid request header name");
+        for (i = 0; i < name_len; i++)
+            if (name[i] == ':' || name[i] == ' ' || name[i] == '\t')
+                return af_error_set(err, AF_ERR_INVALID, "invalid request header name");
+        if (framing_header(name, name_len, 0))
+            return 0;
+        af_buf_add(out, name, name_len);
+        af_buf_add(out, ": ", 2);
+    } else {
+        const char *colon = memchr(value, ':', value_len);
+        if (!colon || colon == value)
             return af_error_set(err, AF_ERR_INVALID, "invalid request header line");
-        if (framing_header(line, n))
-            continue;
-        af_buf_add(out, line, n);
-        af_buf_adds(out, "\r\n");
+        if (framing_header(value, value_len, 1))
+            return 0;
     }
+    af_buf_add(out, value, value_len);
+    af_buf_add(out, "\r\n", 2);
+    return 0;
+}
+
+int af_http_request_end(af_buf *out, const char *method, const char *body, size_t body_len,
+                        af_error *err)
+{
     if (body || !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH")) {
         af_buf_adds(out, "Content-Length: ");
         af_buf_add_int(out, (long long)(body ? body_len : 0));
@@ -150,4 +175,17 @@ int af_http_request(af_buf *out, const char *method, const char *url, const af_u
     if (!af_buf_ok(out))
         return af_error_set(err, AF_ERR_NOMEM, "out of memory building the request");
     return 0;
+}
+
+int af_http_request(af_buf *out, const char *method, const char *url, const af_url_parts *u,
+                    int absolute_target, const char *const *headers, size_t nheaders,
+                    const char *body, size_t body_len, af_error *err)
+{
+    size_t i;
+    if (af_http_request_head(out, method, url, u, absolute_target, err) != 0)
+        return -1;
+    for (i = 0; i < nheaders; i++)
+        if (af_http_request_header(out, NULL, 0, headers[i], strlen(headers[i]), err) != 0)
+            return -1;
+    return af_http_request_end(out, method, body, body_len, err);
 }

@@ -32,12 +32,23 @@ typedef struct af_url_parts {
  * Returns 0, or -1 with err set (AF_ERR_INVALID). u->target borrows from `url`. */
 int af_url_split(const char *url, af_url_parts *u, af_error *err);
 
-/* Appends the request to `out`: "METHOD target HTTP/1.1", Host, the "Name: value"
- * lines (the caller's Host, Content-Length, Transfer-Encoding and Connection lines
- * are dropped: those are the framing's), Content-Length when there is a body or the
- * method usually carries one, Connection: keep-alive, the blank line, the body.
- * `absolute_target` writes the whole URL as the target (for an HTTP proxy).
- * Returns 0, or -1 with err set (AF_ERR_INVALID for a bad line, AF_ERR_NOMEM). */
+/* The request in three steps, for callers that read headers one at a time:
+ * af_http_request_head writes "METHOD target HTTP/1.1" and Host (`absolute_target`
+ * writes the whole URL as the target, for an HTTP proxy); af_http_request_header
+ * adds one header, from a name and value (`name` non-NULL) or a whole "Name: value"
+ * line, dropping the framing's own (Host, Content-Length, Transfer-Encoding,
+ * Connection); af_http_request_end writes Content-Length when there is a body or the
+ * method usually carries one, Connection: keep-alive, the blank line and the body.
+ * Each returns 0, or -1 with err set (AF_ERR_INVALID for a bad method, URL or header,
+ * AF_ERR_NOMEM from the end step when `out` failed). */
+int af_http_request_head(af_buf *out, const char *method, const char *url, const af_url_parts *u,
+                         int absolute_target, af_error *err);
+int af_http_request_header(af_buf *out, const char *name, size_t name_len, const char *value,
+                           size_t value_len, af_error *err);
+int af_http_request_end(af_buf *out, const char *method, const char *body, size_t body_len,
+                        af_error *err);
+
+/* All three steps with "Name: value" lines. */
 int af_http_request(af_buf *out, const char *method, const char *url, const af_url_parts *u,
                     int absolute_target, const char *const *headers, size_t nheaders,
                     const char *body, size_t body_len, af_error *err);

@@ -10,6 +10,44 @@
 
 #define PARSER_MT "airflow.core.http_parser"
 
+#define BYTES_MT "airflow.core.http_bytes"
+
+static const char *const request_fields[] = {"method", "url", "headers", "body", "timeout",
+                                             "no_auth", NULL};
+
+/* The request bytes while they are written: in a userdata, so that a Lua error in
+ * between (out of memory) leaks nothing. */
+static int bytes_gc(lua_State *L)
+{
+    af_buf *b = luaL_checkudata(L, 1, BYTES_MT);
+    af_buf_free(b);
+    return 0;
+}
+
+/* Adds the headers of the table at idx: name = value pairs or "Name: value" lines. */
+static int add_headers(lua_State *L, int idx, af_buf *out, af_error *err)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        size_t nlen = 0, vlen;
+        const char *name = NULL, *v;
+        int t = lua_type(L, -1);
+        if (t != LUA_TSTRING && t != LUA_TNUMBER) {
+            lua_pop(L, 2);
+            return af_error_set(err, AF_ERR_INVALID, "header values must be strings");
+        }
+        v = lua_tolstring(L, -1, &vlen); /* a number value becomes a string in place */
+        if (lua_type(L, -2) == LUA_TSTRING)
+            name = lua_tolstring(L, -2, &nlen);
+        if (af_http_request_header(out, name, nlen, v, vlen, err) != 0) {
+            lua_pop(L, 2);
+            return -1;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 /* core.http_request(req [, extra_lines [, proxy]]) -> bytes, host, port, tls
  * req is a transport request table (method, url, headers, body, ...); extra_lines
  * an array of "Name: value" lines sent before the request's own (credentials,
@@ -17,48 +55,50 @@
  * malformed request (a programming mistake, before any I/O). */
 static int l_http_request(lua_State *L)
 {
-    af_request req;
+    const char *what = "airflow.core.http_request";
+    const char *method, *url, *body = NULL;
+    size_t body_len = 0;
     af_url_parts u;
     af_error err;
-    af_buf out;
-    const char **lines;
-    size_t nextra = 0, i, n;
-    int anchor, proxy;
+    af_buf *out;
+    int proxy;
 
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (!lua_isnoneornil(L, 2)) {
+    if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TTABLE);
-        nextra = (size_t)lua_rawlen(L, 2);
-    }
     proxy = lua_toboolean(L, 3);
     lua_settop(L, 2);
-    lua_newtable(L);
-    anchor = lua_gettop(L);
-    afl_parse_request(L, 1, anchor, NULL, &req);
+    afl_check_keys(L, 1, request_fields, what);
+    method = afl_opt_string(L, 1, "method", what);
+    if (!method)
+        method = "GET";
+    url = afl_opt_string(L, 1, "url", what);
+    if (!url)
+        return luaL_error(L, "%s: 'url' is required", what);
+    lua_getfield(L, 1, "body"); /* 3 */
+    if (!lua_isnil(L, 3)) {
+        if (lua_type(L, 3) != LUA_TSTRING)
+            return luaL_error(L, "%s: 'body' must be a string, got %s", what, luaL_typename(L, 3));
+        body = lua_tolstring(L, 3, &body_len);
+    }
+    lua_getfield(L, 1, "headers"); /* 4 */
+    if (!lua_isnil(L, 4) && !lua_istable(L, 4))
+        return luaL_error(L, "%s: 'headers' must be a table", what);
     af_error_clear(&err);
-    if (af_url_split(req.url, &u, &err) != 0)
-        return luaL_error(L, "airflow.core.http_request: %s", err.message);
-    n = nextra + req.nheaders;
-    lines = lua_newuserdatauv(L, (n ? n : 1) * sizeof *lines, 0);
-    for (i = 0; i < nextra; i++) {
-        lua_rawgeti(L, 2, (int)i + 1);
-        if (lua_type(L, -1) != LUA_TSTRING)
-            return luaL_error(L, "airflow.core.http_request: extra header lines must be strings");
-        lines[i] = lua_tostring(L, -1);
-        lua_rawseti(L, anchor, (int)lua_rawlen(L, anchor) + 1);
+    if (af_url_split(url, &u, &err) != 0)
+        return luaL_error(L, "%s: %s", what, err.message);
+    out = lua_newuserdatauv(L, sizeof *out, 0); /* 5 */
+    af_buf_init(out, 0);
+    luaL_setmetatable(L, BYTES_MT);
+    if (af_http_request_head(out, method, url, &u, proxy, &err) != 0 ||
+        (!lua_isnil(L, 2) && add_headers(L, 2, out, &err) != 0) ||
+        (!lua_isnil(L, 4) && add_headers(L, 4, out, &err) != 0) ||
+        af_http_request_end(out, method, body, body_len, &err) != 0) {
+        af_buf_free(out);
+        return luaL_error(L, "%s: %s", what, err.message);
     }
-    for (i = 0; i < req.nheaders; i++)
-        lines[nextra + i] = req.headers[i];
-    af_buf_init(&out, 0);
-    if (af_http_request(&out, req.method ? req.method : "GET", req.url, &u, proxy, lines, n, req.body,
-                        req.body_len, &err) != 0) {
-        af_buf_free(&out);
-        if (err.code == AF_ERR_NOMEM)
-            return luaL_error(L, "airflow.core.http_request: %s", err.message);
-        return luaL_error(L, "airflow.core.http_request: %s", err.message);
-    }
-    lua_pushlstring(L, out.data, out.len);
-    af_buf_free(&out);
+    lua_pushlstring(L, out->data, out->len);
+    af_buf_free(out);
     lua_pushstring(L, u.host);
     lua_pushinteger(L, u.port);
     lua_pushboolean(L, u.tls);
@@ -223,7 +263,9 @@ void afl_open_http1(lua_State *L)
         {"response", l_parser_response}, {"keepalive", l_parser_keepalive},
         {"reset", l_parser_reset},       {"close", parser_gc},
         {NULL, NULL}};
+    static const luaL_Reg no_methods[] = {{NULL, NULL}};
     afl_new_class(L, PARSER_MT, methods, parser_gc);
+    afl_new_class(L, BYTES_MT, no_methods, bytes_gc);
     lua_pushcfunction(L, l_http_request);
     lua_setfield(L, -2, "http_request");
     lua_pushcfunction(L, l_http_parser);
