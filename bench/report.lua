@@ -124,6 +124,17 @@ for _, proto in ipairs{ "a_http", "a_https" } do
   end
 end
 
+-- Rows of a req/s scenario: each contender measured, as a ratio to `ref` (a rate).
+local function rate_rows(sc, order, labels, ref, ref_name, lib_who)
+  for _, who in ipairs(order) do
+    if samples[sc] and samples[sc][who] then
+      local r = rate(sc, who)
+      row{ scenario = sc, contender = who, label = labels[who], value = r, unit = "req/s",
+        ratio = (r and ref) and r / ref or nil, ref = ref_name, lib = who == lib_who, failed = failed(sc, who) }
+    end
+  end
+end
+
 do
   local ref = rate("b", "floor")
   local labels = {
@@ -134,13 +145,7 @@ do
     py_json = "Python urllib3 + json.loads (stand-in)",
     py_pydantic = "Python, official-client style (stand-in)",
   }
-  for _, who in ipairs{ "ceiling", "floor", "lib", "luasocket", "py_json", "py_pydantic" } do
-    if samples.b and samples.b[who] then
-      local r = rate("b", who)
-      row{ scenario = "b", contender = who, label = labels[who], value = r, unit = "req/s",
-        ratio = (r and ref) and r / ref or nil, ref = "floor", lib = who == "lib", failed = failed("b", who) }
-    end
-  end
+  rate_rows("b", { "ceiling", "floor", "lib", "luasocket", "py_json", "py_pydantic" }, labels, ref, "floor", "lib")
 end
 
 local c_floor_t, c_floor_m = med("c", "floor", "secs"), med("c", "floor", "rss_kb")
@@ -186,13 +191,7 @@ do
   local ref = rate("f", "proxy_pass")
   local labels = { proxy_pass = "nginx proxy_pass (keep-alive upstream)",
     gateway = "gateway example: lua-airflow over cosockets" }
-  for _, who in ipairs{ "proxy_pass", "gateway" } do
-    if samples.f and samples.f[who] then
-      local r = rate("f", who)
-      row{ scenario = "f", contender = who, label = labels[who], value = r, unit = "req/s",
-        ratio = (r and ref) and r / ref or nil, ref = "proxy_pass", lib = who == "gateway", failed = failed("f", who) }
-    end
-  end
+  rate_rows("f", { "proxy_pass", "gateway" }, labels, ref, "proxy_pass", "gateway")
 end
 
 -- ------------------------------------------------------------------ targets

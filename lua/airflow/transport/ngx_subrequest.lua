@@ -44,6 +44,8 @@
 -- (subrequests need a request); elsewhere `request` raises an error.
 -- @module airflow.transport.ngx_subrequest
 
+local cosocket = require("airflow.transport.ngx")
+
 local M = {}
 M.__index = M
 
@@ -262,62 +264,11 @@ function M:request(req)
   return send(self, req)
 end
 
---- Performs many requests, at most `concurrency` at once (light threads, each
--- taking the next request when it is done); results in input order.
--- @return responses (response or false each), errors (err or nil each)
-function M:request_many(reqs, concurrency)
-  check_phase()
-  local n = #reqs
-  local responses, errors = {}, {}
-  local ok, perr = self:probe()
-  if not ok then
-    for i = 1, n do responses[i], errors[i] = false, perr end
-    return responses, errors
-  end
-  local next_index = 0
-  local function worker()
-    while true do
-      next_index = next_index + 1
-      local i = next_index
-      if i > n then return end
-      local res, err = send(self, reqs[i])
-      responses[i] = res or false
-      errors[i] = err
-    end
-  end
-  concurrency = math.max(1, math.min(tonumber(concurrency) or 4, n))
-  if concurrency <= 1 then
-    worker()
-  else
-    local threads = {}
-    for k = 1, concurrency do threads[k] = ngx.thread.spawn(worker) end
-    local failure
-    for k = 1, #threads do
-      local done, why = ngx.thread.wait(threads[k])
-      if not done and not failure then failure = why end
-    end
-    if failure then error(failure, 0) end
-  end
-  return responses, errors
-end
-
---- Sleeps without blocking the worker (the client's retries and waits use it).
-function M.sleep(seconds)
-  ngx.sleep(seconds)
-end
-
-local monotonic
-do
-  local ok, t = pcall(require, "resty.core.time")
-  if ok and type(t) == "table" and type(t.monotonic_time) == "function" then monotonic = t.monotonic_time end
-end
-
---- Seconds from a monotonic clock (nginx's), for durations and deadlines.
-function M.now()
-  if monotonic then return monotonic() end
-  ngx.update_time()
-  return ngx.now()
-end
+-- Many requests at once (ngx.thread), sleeping and the clock: the same as the
+-- cosocket transport's, over this transport's `request`.
+M.request_many = cosocket.request_many
+M.sleep = cosocket.sleep
+M.now = cosocket.now
 
 --- Nothing to release: nginx owns the connections.
 function M.close() end
