@@ -25,7 +25,8 @@ LIBS        = $(CURL_LIBS) -lpthread -lm
 
 BUILD      ?= build/$(LUA)
 CORE_SRC   := csrc/strbuf.c csrc/errors.c csrc/interrupt.c csrc/session.c csrc/transfer.c csrc/batch.c csrc/stream.c \
-              csrc/builder.c csrc/headers.c csrc/registry.c csrc/registry_v1.c csrc/registry_v2.c
+              csrc/builder.c csrc/headers.c csrc/registry.c csrc/registry_v1.c csrc/registry_v2.c \
+              csrc/http_request.c csrc/http_response.c
 CORE_OBJ    = $(CORE_SRC:csrc/%.c=$(BUILD)/%.o)
 # The Lua binding (airflow.core): the only C that includes the Lua headers.
 LUA_SRC    := $(wildcard csrc/lua/*.c)
@@ -100,7 +101,7 @@ lint:
 # The C tests and the Lua core/client specs under valgrind: no errors, nothing
 # definitely lost (libcurl's and OpenSSL's process-lifetime caches are "still reachable").
 VALGRIND_SPECS ?= spec/core_spec.lua spec/client_spec.lua spec/faults_spec.lua spec/hostile_spec.lua \
-  spec/hostile_net_spec.lua
+  spec/hostile_net_spec.lua spec/http1_spec.lua spec/token_store_spec.lua
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
   --suppressions=tools/valgrind.supp
 valgrind: all $(BUILD)/test_core
@@ -159,8 +160,9 @@ examples: all
 demo: all
 	@tools/with-servers tools/demo
 
-# libFuzzer targets (clang): the request builder, and response handling (C header
-# parser + the Lua decoding and error code). `make fuzz` runs each FUZZ_SECONDS
+# libFuzzer targets (clang): the request builder, response handling (C header
+# parser + the Lua decoding and error code), and the cosocket transport's HTTP/1.1
+# response parser. `make fuzz` runs each FUZZ_SECONDS
 # (600 by default); `make fuzz-short` is the bounded run `make test` includes.
 # Crashes land in build/fuzz/crashes; keep each one in fuzz/regressions/<target>/
 # (replayed by every run) once fixed.
@@ -169,7 +171,7 @@ FUZZ_CC      = clang
 FUZZ_FLAGS   = -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined $(CURL_CFLAGS)
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS = builder response
+FUZZ_TARGETS = builder response http_response
 
 $(FUZZ_BUILD)/fuzz_builder: fuzz/fuzz_builder.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(@D)
@@ -179,6 +181,12 @@ $(FUZZ_BUILD)/fuzz_response: fuzz/fuzz_response.c $(LUA_SRC) $(CORE_SRC) $(HEADE
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Icsrc $(shell pkg-config --cflags lua5.4) -o $@ fuzz/fuzz_response.c \
 	  $(LUA_SRC) $(CORE_SRC) $(shell pkg-config --libs lua5.4) $(LIBS)
+
+$(FUZZ_BUILD)/fuzz_http_response: fuzz/fuzz_http_response.c csrc/http_response.c csrc/headers.c csrc/strbuf.c \
+  csrc/errors.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Icsrc -o $@ fuzz/fuzz_http_response.c csrc/http_response.c csrc/headers.c \
+	  csrc/strbuf.c csrc/errors.c $(LIBS)
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 

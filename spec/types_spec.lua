@@ -157,6 +157,7 @@ describe("types/airflow-core.d.lua", function()
     assert.same(exported(reg["airflow.core.session"].__index), names(gen.CORE.session))
     assert.same(exported(reg["airflow.core.stream"].__index), names(gen.CORE.stream))
     assert.same(exported(reg["airflow.core.batch_iterator"].__index), names(gen.CORE.batch))
+    assert.same(exported(reg["airflow.core.http_parser"].__index), names(gen.CORE.http_parser))
     for _, f in ipairs(gen.CORE.module) do
       assert.truthy(CORE:find("\nfunction core." .. f[1] .. "(", 1, true), f[1])
     end

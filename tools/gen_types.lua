@@ -151,6 +151,9 @@ M.CORE = {
     { "curl_version", {}, { "string" } },
     { "trap_interrupt", {}, { "true|nil ok", "string|nil err" } },
     { "interrupted", {}, { "boolean" } },
+    { "http_request", { { "req", "airflow.core.Request" }, { "extra_lines?", "string[]" }, { "proxy?", "boolean" } },
+      { "string bytes", "string host", "integer port", "boolean tls" } },
+    { "http_parser", { { "opts?", "airflow.core.HttpParserOptions" } }, { "airflow.core.HttpParser" } },
   },
   session = {
     { "request", { { "req", "airflow.core.Request" } }, { RES .. "|nil res", ERR .. "|nil err" } },
@@ -171,6 +174,14 @@ M.CORE = {
   },
   batch = {
     { "next", {}, { "integer|nil index", RES .. "|false|nil res", ERR .. "|nil err" } },
+    { "close", {}, {} },
+  },
+  http_parser = {
+    { "feed", { { "data", "string" } }, { "string|nil chunk", "boolean|" .. ERR .. " done_or_err" } },
+    { "eof", {}, { "true|nil ok", ERR .. "|nil err" } },
+    { "response", {}, { RES .. "|nil" } },
+    { "keepalive", {}, { "boolean" } },
+    { "reset", { { "opts?", "airflow.core.HttpParserOptions" } }, { "airflow.core.HttpParser" } },
     { "close", {}, {} },
   },
 }
@@ -213,6 +224,12 @@ local CORE_PREAMBLE = [[
 ---@field time number seconds
 ---@field reused boolean
 
+---@class airflow.core.HttpParserOptions
+---@field max_head? integer bytes of status line and headers at most
+---@field max_body? integer bytes of body at most
+---@field head? boolean the response answers a HEAD request (no body follows)
+---@field stream? boolean hand out body bytes from each feed instead of collecting them
+
 ---@class airflow.core.Error
 ---@field code string "timeout", "connect", "resolve", "tls", "too_large", "recv", "interrupted", ...
 ---@field message string
@@ -235,7 +252,8 @@ end
 --- The text of types/airflow-core.d.lua.
 function M.core_file()
   local out = { HEADER .. CORE_PREAMBLE }
-  for _, obj in ipairs({ { "session", "Session" }, { "stream", "Stream" }, { "batch", "Batch" } }) do
+  for _, obj in ipairs({ { "session", "Session" }, { "stream", "Stream" }, { "batch", "Batch" },
+    { "http_parser", "HttpParser" } }) do
     out[#out + 1] = ("---@class airflow.core.%s"):format(obj[2])
     out[#out + 1] = ("local %s = {}"):format(obj[1])
     out[#out + 1] = ""

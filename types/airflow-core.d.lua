@@ -36,6 +36,12 @@
 ---@field time number seconds
 ---@field reused boolean
 
+---@class airflow.core.HttpParserOptions
+---@field max_head? integer bytes of status line and headers at most
+---@field max_body? integer bytes of body at most
+---@field head? boolean the response answers a HEAD request (no body follows)
+---@field stream? boolean hand out body bytes from each feed instead of collecting them
+
 ---@class airflow.core.Error
 ---@field code string "timeout", "connect", "resolve", "tls", "too_large", "recv", "interrupted", ...
 ---@field message string
@@ -97,6 +103,30 @@ function batch:next() end
 
 function batch:close() end
 
+---@class airflow.core.HttpParser
+local http_parser = {}
+
+---@param data string
+---@return string|nil chunk
+---@return boolean|airflow.core.Error done_or_err
+function http_parser:feed(data) end
+
+---@return true|nil ok
+---@return airflow.core.Error|nil err
+function http_parser:eof() end
+
+---@return airflow.core.Response|nil
+function http_parser:response() end
+
+---@return boolean
+function http_parser:keepalive() end
+
+---@param opts? airflow.core.HttpParserOptions
+---@return airflow.core.HttpParser
+function http_parser:reset(opts) end
+
+function http_parser:close() end
+
 ---@class airflow.core
 local core = {}
 
@@ -151,5 +181,18 @@ function core.trap_interrupt() end
 
 ---@return boolean
 function core.interrupted() end
+
+---@param req airflow.core.Request
+---@param extra_lines? string[]
+---@param proxy? boolean
+---@return string bytes
+---@return string host
+---@return integer port
+---@return boolean tls
+function core.http_request(req, extra_lines, proxy) end
+
+---@param opts? airflow.core.HttpParserOptions
+---@return airflow.core.HttpParser
+function core.http_parser(opts) end
 
 return core

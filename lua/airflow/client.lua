@@ -18,7 +18,8 @@ local CLIENT_OPTIONS = {
   verify_tls = "boolean", ca_file = "string", ca_path = "string", cert_file = "string",
   key_file = "string", key_password = "string", proxy = "string", user_agent = "string",
   http_version = "string", max_body_bytes = "number", max_redirects = "number",
-  compressed = "boolean", transport = "any", ngx_location = "string",
+  compressed = "boolean", transport = "any", ngx_location = "string", pool_size = "number",
+  keepalive_timeout = "number", shared_dict = "string", token_store = "table",
   on_request = "function", on_response = "function", on_retry = "function", on_warning = "function",
   sleep = "function", clock = "function",
 }
@@ -78,8 +79,8 @@ local function check_options(opts)
 end
 
 -- The transport when none is given: inside nginx (OpenResty) the non-blocking "ngx"
--- one, since libcurl would block the worker (it raises a clear error when used in a
--- phase without a request, such as init_worker); "curl" everywhere else.
+-- one (cosockets), since libcurl would block the worker (it raises a clear error in a
+-- phase without cosockets, such as init_worker); "curl" everywhere else.
 local function default_transport()
   local ngx = rawget(_G, "ngx")
   if type(ngx) == "table" and type(ngx.get_phase) == "function" then return "ngx" end
