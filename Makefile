@@ -25,7 +25,8 @@ LIBS        = $(CURL_LIBS) -lpthread -lm
 
 BUILD      ?= build/$(LUA)
 CORE_SRC   := csrc/strbuf.c csrc/errors.c csrc/interrupt.c csrc/session.c csrc/transfer.c csrc/batch.c csrc/stream.c \
-              csrc/builder.c csrc/headers.c csrc/registry.c csrc/registry_v1.c csrc/registry_v2.c
+              csrc/builder.c csrc/headers.c csrc/registry.c csrc/registry_v1.c csrc/registry_v2.c \
+              csrc/http_request.c csrc/http_response.c
 CORE_OBJ    = $(CORE_SRC:csrc/%.c=$(BUILD)/%.o)
 # The Lua binding (airflow.core): the only C that includes the Lua headers.
 LUA_SRC    := $(wildcard csrc/lua/*.c)
@@ -37,7 +38,7 @@ BUSTED     ?= $(LUA) /usr/bin/busted
 SPECS      ?= spec
 
 .PHONY: all luajit test test-c test-lua test-conformance test-openresty lint fuzz-build fuzz-short \
-        valgrind asan fuzz soak bench examples demo install uninstall regen clean setup
+        valgrind asan fuzz soak bench examples demo install uninstall regen regen-docs clean setup
 
 all: $(MODULE)
 
@@ -100,7 +101,7 @@ lint:
 # The C tests and the Lua core/client specs under valgrind: no errors, nothing
 # definitely lost (libcurl's and OpenSSL's process-lifetime caches are "still reachable").
 VALGRIND_SPECS ?= spec/core_spec.lua spec/client_spec.lua spec/faults_spec.lua spec/hostile_spec.lua \
-  spec/hostile_net_spec.lua
+  spec/hostile_net_spec.lua spec/http1_spec.lua spec/token_store_spec.lua
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
   --suppressions=tools/valgrind.supp
 valgrind: all $(BUILD)/test_core
@@ -126,8 +127,26 @@ install: all
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_LIBDIR)/airflow $(DESTDIR)$(LUA_DIR)/airflow $(DESTDIR)$(BINDIR)/airflow-lua
 
+# Stage A reads the official documents ($(AIRFLOW_OPENAPI_DIR), needs lua-yaml) and writes
+# the structure-only openapi/airflow-v*.json; stage B writes csrc/registry_v*.c from those,
+# and the fake Airflow's spec_data.py is made from them too.
+AIRFLOW_OPENAPI_DIR ?= ../shared/openapi
+FAKE_SPEC_DATA = spec/servers/fake_airflow/spec_data.py
 regen:
+	AIRFLOW_OPENAPI_DIR=$(AIRFLOW_OPENAPI_DIR) lua5.4 tools/gen_openapi.lua
 	lua5.4 tools/gen_registry.lua
+	python3 spec/servers/fake_airflow/gen_spec_data.py > $(FAKE_SPEC_DATA).tmp && mv $(FAKE_SPEC_DATA).tmp $(FAKE_SPEC_DATA)
+	$(MAKE) --no-print-directory regen-docs
+
+# The reference docs (docs/), the LuaCATS definitions (types/) and the completion
+# scripts (completions/), from the registry compiled into airflow.core;
+# spec/docs_spec.lua, spec/types_spec.lua and spec/completion_spec.lua fail when stale.
+regen-docs: all
+	lua5.4 tools/gen_docs.lua
+	lua5.4 tools/gen_types.lua
+	bin/airflow-lua completion bash > completions/airflow-lua.bash
+	bin/airflow-lua completion zsh > completions/_airflow-lua
+	bin/airflow-lua completion fish > completions/airflow-lua.fish
 
 clean:
 	rm -rf build lua/airflow/core.so
@@ -141,8 +160,9 @@ examples: all
 demo: all
 	@tools/with-servers tools/demo
 
-# libFuzzer targets (clang): the request builder, and response handling (C header
-# parser + the Lua decoding and error code). `make fuzz` runs each FUZZ_SECONDS
+# libFuzzer targets (clang): the request builder, response handling (C header
+# parser + the Lua decoding and error code), and the cosocket transport's HTTP/1.1
+# response parser. `make fuzz` runs each FUZZ_SECONDS
 # (600 by default); `make fuzz-short` is the bounded run `make test` includes.
 # Crashes land in build/fuzz/crashes; keep each one in fuzz/regressions/<target>/
 # (replayed by every run) once fixed.
@@ -151,7 +171,7 @@ FUZZ_CC      = clang
 FUZZ_FLAGS   = -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined $(CURL_CFLAGS)
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS = builder response
+FUZZ_TARGETS = builder response http_response
 
 $(FUZZ_BUILD)/fuzz_builder: fuzz/fuzz_builder.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(@D)
@@ -161,6 +181,12 @@ $(FUZZ_BUILD)/fuzz_response: fuzz/fuzz_response.c $(LUA_SRC) $(CORE_SRC) $(HEADE
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Icsrc $(shell pkg-config --cflags lua5.4) -o $@ fuzz/fuzz_response.c \
 	  $(LUA_SRC) $(CORE_SRC) $(shell pkg-config --libs lua5.4) $(LIBS)
+
+$(FUZZ_BUILD)/fuzz_http_response: fuzz/fuzz_http_response.c csrc/http_response.c csrc/headers.c csrc/strbuf.c \
+  csrc/errors.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Icsrc -o $@ fuzz/fuzz_http_response.c csrc/http_response.c csrc/headers.c \
+	  csrc/strbuf.c csrc/errors.c $(LIBS)
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 

@@ -36,5 +36,5 @@ build = {
     LUA_DIR = "$(LUADIR)",
     BINDIR = "$(BINDIR)",
   },
-  copy_directories = { "examples" },
+  copy_directories = { "examples", "docs", "types", "completions" },
 }

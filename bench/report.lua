@@ -106,6 +106,7 @@ local SCENARIO_TITLES = {
   c = "c. 20,000-run page, one call",
   d = "d. collect",
   e = "e. start-up, one call",
+  f = "f. OpenResty gateway, req/s (wrk)",
 }
 
 for _, proto in ipairs{ "a_http", "a_https" } do
@@ -123,6 +124,17 @@ for _, proto in ipairs{ "a_http", "a_https" } do
   end
 end
 
+-- Rows of a req/s scenario: each contender measured, as a ratio to `ref` (a rate).
+local function rate_rows(sc, order, labels, ref, ref_name, lib_who)
+  for _, who in ipairs(order) do
+    if samples[sc] and samples[sc][who] then
+      local r = rate(sc, who)
+      row{ scenario = sc, contender = who, label = labels[who], value = r, unit = "req/s",
+        ratio = (r and ref) and r / ref or nil, ref = ref_name, lib = who == lib_who, failed = failed(sc, who) }
+    end
+  end
+end
+
 do
   local ref = rate("b", "floor")
   local labels = {
@@ -133,13 +145,7 @@ do
     py_json = "Python urllib3 + json.loads (stand-in)",
     py_pydantic = "Python, official-client style (stand-in)",
   }
-  for _, who in ipairs{ "ceiling", "floor", "lib", "luasocket", "py_json", "py_pydantic" } do
-    if samples.b and samples.b[who] then
-      local r = rate("b", who)
-      row{ scenario = "b", contender = who, label = labels[who], value = r, unit = "req/s",
-        ratio = (r and ref) and r / ref or nil, ref = "floor", lib = who == "lib", failed = failed("b", who) }
-    end
-  end
+  rate_rows("b", { "ceiling", "floor", "lib", "luasocket", "py_json", "py_pydantic" }, labels, ref, "floor", "lib")
 end
 
 local c_floor_t, c_floor_m = med("c", "floor", "secs"), med("c", "floor", "rss_kb")
@@ -181,6 +187,13 @@ row{ scenario = "e", contender = startup_kind,
 row{ scenario = "e", contender = "curl", label = "curl (one process)", value = e_curl and e_curl * 1000,
   unit = "ms", ratio = e_curl and 1 or nil, ref = "× curl", failed = failed("e", "curl") }
 
+do
+  local ref = rate("f", "proxy_pass")
+  local labels = { proxy_pass = "nginx proxy_pass (keep-alive upstream)",
+    gateway = "gateway example: lua-airflow over cosockets" }
+  rate_rows("f", { "proxy_pass", "gateway" }, labels, ref, "proxy_pass", "gateway")
+end
+
 -- ------------------------------------------------------------------ targets
 local function ratio_of(a, b) return (a and b) and a / b or nil end
 local targets = {}
@@ -206,6 +219,9 @@ target{ id = "d", label = "d. collect: concurrency 8 ≥ 6× sequential", short 
   value = ratio_of(d_secs[1], d_secs[8]), dir = ">=", goal = 6.0 }
 target{ id = "e", label = "e. start-up: one " .. (startup_kind == "cli" and "CLI call" or "one-liner call") .. " ≤ 3× curl",
   short = "e start-up\\n× curl", value = ratio_of(e_lib, e_curl), dir = "<=", goal = 3.0 }
+
+target{ id = "f", label = "f. OpenResty gateway ≥ 0.9× nginx proxy_pass", short = "f gateway\\n× proxy_pass",
+  value = ratio_of(rate("f", "gateway"), rate("f", "proxy_pass")), dir = ">=", goal = 0.9 }
 
 -- informational ratios (no target)
 local info = {

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -50,49 +51,76 @@ static const af_arg *find_arg(const af_arg *args, size_t nargs, const char *name
     return NULL;
 }
 
-/* Edit distance, capped: names are short, and we only care about small distances. */
+/* Edit distance, capped: names are short, and we only care about small distances.
+ * Optimal string alignment, like airflow.suggest: swapping two adjacent characters
+ * counts as one edit, as do an insertion, a deletion and a substitution. */
 static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
 {
-    size_t row[64], i, j;
+    size_t rows[3][64], *prev2 = rows[0], *prev = rows[1], *row = rows[2], *t, i, j;
     if (la >= 63 || lb >= 63)
         return 99;
     for (j = 0; j <= lb; j++)
-        row[j] = j;
+        prev[j] = j;
     for (i = 1; i <= la; i++) {
-        size_t diag = row[0], tmp;
         row[0] = i;
         for (j = 1; j <= lb; j++) {
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            tmp = row[j];
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
+            size_t best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
             if (row[j - 1] + 1 < best)
                 best = row[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
             row[j] = best;
-            diag = tmp;
         }
+        t = prev2;
+        prev2 = prev;
+        prev = row;
+        row = t;
     }
-    return row[lb];
+    return prev[lb];
 }
 
-/* The parameter name (or "body") closest to `name`, or NULL when none is close. */
-static const char *closest_param(const af_operation *op, const char *name, size_t len)
+static int cmp_names(const void *a, const void *b)
 {
-    const char *best = NULL;
-    size_t best_d = len / 3 + 2, d;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Writes the parameter names (or "body") equally closest to `name` into out as
+ * "'a'", "'a' or 'b'" or "'a', 'b' or 'c'", sorted, as airflow.suggest does (at most
+ * a third of the name's length plus one edit away). Returns how many there are; 0
+ * leaves out empty. Truncated to fit `size`. */
+static int closest_params(const af_operation *op, const char *name, size_t len, char *out, size_t size)
+{
+    const char *found[64];
+    size_t limit = len / 3 + 1, best = limit + 1, d, used = 0;
+    int n = 0, k;
     unsigned i;
 
+    out[0] = '\0';
     for (i = 0; i <= op->nparams; i++) {
         const char *cand = i < op->nparams ? op->params[i].name : (op->body ? "body" : NULL);
         if (!cand)
             continue;
         d = edit_distance(name, len, cand, strlen(cand));
-        if (d < best_d) {
-            best_d = d;
-            best = cand;
+        if (d > limit)
+            continue;
+        if (d < best) {
+            best = d;
+            n = 0;
         }
+        if (d == best && n < 64)
+            found[n++] = cand;
     }
-    return best;
+    qsort(found, (size_t)n, sizeof found[0], cmp_names);
+    for (k = 0; k < n; k++) {
+        const char *sep = k == 0 ? "" : (k == n - 1 ? " or " : ", ");
+        int w = snprintf(out + used, size - used, "%s'%s'", sep, found[k]);
+        if (w < 0 || (size_t)w >= size - used)
+            break;
+        used += (size_t)w;
+    }
+    return n;
 }
 
 static const char *type_name(unsigned char type)
@@ -413,13 +441,11 @@ int af_build(const af_operation *op, const char *base_url, const af_arg *args,
         const af_arg *a = &args[i];
         const af_param *p = af_find_param(op, a->name, a->name_len);
         if (!p) {
-            char name[96];
-            const char *near = closest_param(op, a->name, a->name_len);
+            char name[96], near[256];
             snprintf(name, sizeof name, "%.*s", (int)(a->name_len < 80 ? a->name_len : 80),
                      a->name);
-            if (near)
-                return op_error(err, op, "unknown parameter '%s' (did you mean '%s'?)",
-                                name, near);
+            if (closest_params(op, a->name, a->name_len, near, sizeof near) > 0)
+                return op_error(err, op, "unknown parameter '%s' (did you mean %s?)", name, near);
             return op_error(err, op, "unknown parameter '%s'", name);
         }
         if (check_arg(op, p, &a->value, err) != 0)

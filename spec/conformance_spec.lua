@@ -1,10 +1,10 @@
 --- Conformance suite: every operation of both APIs, called through the library
--- against Prism mock servers that validate each request against the official
--- OpenAPI documents.
+-- against Prism mock servers that validate each request against the committed
+-- structure-only OpenAPI documents (openapi/airflow-v*.json, made by `make regen` from
+-- the official ones: the same paths, parameters and schemas, without their text).
 --
--- Needs Prism (tools/install-prism puts it in .tools/) and the OpenAPI documents
--- ($AIRFLOW_OPENAPI_DIR, else ../shared/openapi next to the repository root). When
--- either is missing the suite FAILS: it never skips.
+-- Needs Prism (tools/install-prism puts it in .tools/). When it is missing the suite
+-- FAILS: it never skips.
 --
 -- Arguments are generated from the registry (parameter types, enums) and the
 -- compact body schemas (required fields, recursively). Each operation is called
@@ -16,29 +16,28 @@
 -- violation reported by Prism (status 4xx and/or an `sl-violations` header).
 --
 -- Run: lua5.4 /usr/bin/busted spec/conformance_spec.lua   (or `make test-conformance`)
--- Environment: PRISM (path of the prism binary), AIRFLOW_OPENAPI_DIR,
+-- Environment: PRISM (path of the prism binary),
 -- CONFORMANCE_VERBOSE=1 (print every request), CONFORMANCE_KEEP_LOGS=1 (keep Prism's logs).
 local airflow = require("airflow")
 local registry = require("airflow.registry")
 local json = require("airflow.json")
 local core = require("airflow.core")
-local lyaml = require("lyaml")
 
 local ROOT = (function()
   local src = debug.getinfo(1, "S").source:gsub("^@", "")
   return src:match("^(.*)/spec/[^/]*$") or "."
 end)()
 
-local SPEC_DIR = os.getenv("AIRFLOW_OPENAPI_DIR")
-if not SPEC_DIR or SPEC_DIR == "" then SPEC_DIR = ROOT .. "/../shared/openapi" end
+local SPEC_DIR = ROOT .. "/openapi"
+local generator = dofile(ROOT .. "/tools/gen_registry.lua") -- resource names of tags
 local PRISM = os.getenv("PRISM")
 if not PRISM or PRISM == "" then PRISM = ROOT .. "/.tools/node_modules/.bin/prism" end
 local START_TIMEOUT = 60 -- seconds for Prism to listen
 local VERBOSE = os.getenv("CONFORMANCE_VERBOSE") -- print every request sent
 
 local SPECS = {
-  v2 = { yaml = "airflow-v2.yaml", tsv = "operations-v2.tsv", rows = 112, distinct = 110 },
-  v1 = { yaml = "airflow-v1-prefixed.yaml", tsv = "operations-v1.tsv", rows = 90, distinct = 89 },
+  v2 = { doc = "airflow-v2.json", rows = 130, distinct = 128 },
+  v1 = { doc = "airflow-v1.json", rows = 90, distinct = 89 },
 }
 
 ---------------------------------------------------------------------------------
@@ -58,28 +57,8 @@ end
 
 local function need_file(path, what)
   local data = read_file(path)
-  if not data then
-    error(("conformance: %s not found at %s (set AIRFLOW_OPENAPI_DIR to the directory of the "
-      .. "Airflow OpenAPI documents)"):format(what, path), 0)
-  end
+  if not data then error(("conformance: %s not found at %s"):format(what, path), 0) end
   return data
-end
-
---- Rows of an operations TSV, fields named after its header line.
-local function read_tsv(path)
-  local rows, header = {}, nil
-  for line in need_file(path, "operation table"):gmatch("[^\r\n]+") do
-    local f = {}
-    for cell in (line .. "\t"):gmatch("([^\t]*)\t") do f[#f + 1] = cell end
-    if not header then
-      header = f
-    else
-      local row = {}
-      for i, name in ipairs(header) do row[name] = f[i] end
-      rows[#rows + 1] = row
-    end
-  end
-  return rows
 end
 
 local function alive(pid)
@@ -393,8 +372,7 @@ end
 --                           so they are called without any)
 --   read_only["Schema.property"]  properties a request should not carry
 --   non_empty["Schema.property"]  arrays with minItems > 0 (not in the compact schemas)
-local function spec_facts(spec_text)
-  local doc = lyaml.load(spec_text)
+local function spec_facts(doc)
   local facts = { unsecured = {}, read_only = {}, non_empty = {} }
   for _, item in pairs(doc.paths or {}) do
     for _, operation in pairs(item) do
@@ -454,62 +432,47 @@ end
 
 describe("conformance: registry", function()
   for _, api in ipairs{ "v2", "v1" } do
-    it("covers every row of operations-" .. api .. ".tsv", function()
-      local rows = read_tsv(SPEC_DIR .. "/" .. SPECS[api].tsv)
+    it("has every operation of openapi/airflow-" .. api .. ".json under each of its tags", function()
+      local doc = json.decode(need_file(SPEC_DIR .. "/" .. SPECS[api].doc, "structure document"))
       local reg = registry.get(api)
-      local problems, seen = {}, {}
+      local problems, seen, rows = {}, {}, 0
       local function bad(fmt, ...) problems[#problems + 1] = fmt:format(...) end
-      assert.are.equal(SPECS[api].rows, #rows, "rows in " .. SPECS[api].tsv)
-      for _, row in ipairs(rows) do
-        local tag = row.resource .. "." .. row.method
-        local op = reg.resources[row.resource] and reg.resources[row.resource][row.method]
-        if not op then
-          bad("%s: missing from the registry", tag)
-        else
-          seen[op] = true
-          if op.method ~= row.http then bad("%s: verb %s, table says %s", tag, op.method, row.http) end
-          if op.path ~= row.path then bad("%s: path %s, table says %s", tag, op.path, row.path) end
-          -- the table lists path parameters in declaration order, the registry in path order
-          local want_path, in_path = {}, {}
-          for name in (row.path_params == "-" and "" or row.path_params):gmatch("[^,]+") do
-            want_path[#want_path + 1] = name
-          end
-          for name in row.path:gmatch("{([^}]+)}") do in_path[#in_path + 1] = name end
-          table.sort(want_path)
-          local got_path = table.concat(op.path_params, ",")
-          if got_path ~= table.concat(in_path, ",") then
-            bad("%s: path params %s, the path has %s", tag, got_path, table.concat(in_path, ","))
-          end
-          local sorted_path = { table.unpack(op.path_params) }
-          table.sort(sorted_path)
-          if table.concat(sorted_path, ",") ~= table.concat(want_path, ",") then
-            bad("%s: path params %s, table says %s", tag, got_path, row.path_params)
-          end
-          local want_query, got_query = {}, {}
-          for item in (row.query_params == "-" and "" or row.query_params):gmatch("[^,]+") do
-            want_query[#want_query + 1] = item
-          end
-          for _, p in ipairs(op.params) do
-            if p["in"] == "query" then
-              got_query[#got_query + 1] = p.name .. (p.csv and "[csv]" or p.array and "[]" or "")
-                .. (p.required and "!" or "")
+      for path, item in pairs(doc.paths) do
+        for verb, operation in pairs(item) do
+          for _, tag in ipairs(operation.tags) do
+            rows = rows + 1
+            local resource = generator.resource_name(tag)
+            local tag_name = resource .. "." .. operation.operationId
+            local op = reg.resources[resource] and reg.resources[resource][operation.operationId]
+            if not op then
+              bad("%s: missing from the registry", tag_name)
+            else
+              seen[op] = true
+              if op.method ~= verb:upper() then bad("%s: verb %s, the document says %s", tag_name, op.method, verb) end
+              if op.path ~= path then bad("%s: path %s, the document says %s", tag_name, op.path, path) end
+              local in_path = {}
+              for name in path:gmatch("{([^}]+)}") do in_path[#in_path + 1] = name end
+              if table.concat(op.path_params, ",") ~= table.concat(in_path, ",") then
+                bad("%s: path params %s, the path has %s", tag_name, table.concat(op.path_params, ","),
+                  table.concat(in_path, ","))
+              end
+              local want, got = {}, {}
+              for _, p in ipairs(operation.parameters or {}) do want[#want + 1] = p["in"] .. ":" .. p.name end
+              for _, p in ipairs(op.params) do got[#got + 1] = p["in"] .. ":" .. p.name end
+              table.sort(want)
+              table.sort(got)
+              if table.concat(want, ",") ~= table.concat(got, ",") then
+                bad("%s: params %s, the document has %s", tag_name, table.concat(got, ","), table.concat(want, ","))
+              end
             end
-          end
-          table.sort(want_query)
-          table.sort(got_query)
-          local w, g = table.concat(want_query, ","), table.concat(got_query, ",")
-          if w ~= g then bad("%s: query params %s, table says %s", tag, g, w) end
-          local body = row.body == "-" and "none" or row.body
-          if op.body ~= body then bad("%s: body %s, table says %s", tag, op.body, body) end
-          if op.success ~= tonumber(row.success) then
-            bad("%s: success %s, table says %s", tag, tostring(op.success), row.success)
           end
         end
       end
       for _, op in ipairs(reg.ops) do
-        if not seen[op] then bad("%s.%s: in the registry but not in the table", op.resource, op.name) end
+        if not seen[op] then bad("%s.%s: in the registry but not in the document", op.resource, op.name) end
       end
-      assert.are.equal(#rows, #reg.ops, "registry entries")
+      assert.are.equal(SPECS[api].rows, rows, "(resource, operation) pairs in " .. SPECS[api].doc)
+      assert.are.equal(rows, #reg.ops, "registry entries")
       assert(#problems == 0, table.concat(problems, "\n"))
     end)
   end
@@ -529,8 +492,8 @@ describe("conformance against Prism", function()
       end
       probe:close()
       for _, api in ipairs{ "v2", "v1" } do
-        local path = SPEC_DIR .. "/" .. SPECS[api].yaml
-        SPECS[api].facts = spec_facts(need_file(path, "OpenAPI document"))
+        local path = SPEC_DIR .. "/" .. SPECS[api].doc
+        SPECS[api].facts = spec_facts(json.decode(need_file(path, "structure document")))
         servers[api] = start_prism(path) -- both start at once; then wait for both
       end
       for _, api in ipairs{ "v2", "v1" } do await_prism(servers[api]) end

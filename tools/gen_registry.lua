@@ -1,15 +1,18 @@
 #!/usr/bin/env lua5.4
---- Generates csrc/registry_v1.c and csrc/registry_v2.c from the Airflow OpenAPI
--- documents and the operations-v*.tsv tables (see csrc/registry.h for the C types).
+--- Stage B of `make regen`: generates csrc/registry_v1.c and csrc/registry_v2.c from
+-- the committed structure-only documents openapi/airflow-v1.json and airflow-v2.json
+-- (written by stage A, tools/gen_openapi.lua; see csrc/registry.h for the C types).
+-- Needs lua-cjson only: a clone checks and rebuilds its registry without the official
+-- documents.
 --
--- Usage: lua5.4 tools/gen_registry.lua [SPEC_DIR]
--- SPEC_DIR defaults to $AIRFLOW_OPENAPI_DIR, then to ../shared/openapi next to the
--- repository root. Output is deterministic: every table is iterated in sorted order.
--- Only structural facts are taken from the specs (names, types, enums), never prose.
+-- Usage: lua5.4 tools/gen_registry.lua [OUT_DIR]   (OUT_DIR defaults to csrc/)
+-- Output is deterministic: every table is iterated in sorted order.
+-- Loaded with dofile() it returns its helpers instead (stage A uses them).
 -- @script gen_registry
 
-local lyaml = require "lyaml"
 local cjson = require "cjson"
+
+local M = {}
 
 local VERBS = { get = "GET", put = "PUT", post = "POST", delete = "DELETE",
                 patch = "PATCH", head = "HEAD", options = "OPTIONS" }
@@ -23,6 +26,7 @@ local notes = {} -- things worth reporting, printed at the end
 local function fail(fmt, ...) error("gen_registry: " .. string.format(fmt, ...), 0) end
 local function note(fmt, ...) notes[#notes + 1] = string.format(fmt, ...) end
 
+--- The keys of t, sorted (as strings).
 local function sorted_keys(t)
   local keys = {}
   for k in pairs(t) do keys[#keys + 1] = k end
@@ -30,39 +34,14 @@ local function sorted_keys(t)
   return keys
 end
 
+--- The whole content of a file; fails when it cannot be read.
 local function read_all(path)
   local fh = io.open(path, "rb") or fail("cannot open %s", path)
   local data = fh:read("a")
   fh:close()
   return data
 end
-
---- Reads an operations TSV: one table per data row, fields named after the header.
--- @param path file name
--- @return array of rows {resource, method, http, path, path_params, query_params, body, success}
-local function read_tsv(path)
-  local rows, header = {}, nil
-  for line in read_all(path):gmatch("[^\r\n]+") do
-    local f = {}
-    for cell in (line .. "\t"):gmatch("([^\t]*)\t") do f[#f + 1] = cell end
-    if not header then
-      header = f
-    else
-      if #f ~= #header then fail("%s: bad row %q", path, line) end
-      local row = {}
-      for i, name in ipairs(header) do row[name] = f[i] end
-      rows[#rows + 1] = row
-    end
-  end
-  return rows
-end
-
-local function split_list(s)
-  local out = {}
-  if s == "-" or s == "" then return out end
-  for item in s:gmatch("[^,]+") do out[#out + 1] = item end
-  return out
-end
+M.sorted_keys, M.read_all = sorted_keys, read_all
 
 -- JSON pointer resolution of "#/a/b/c" within doc, following chained refs.
 local function deref(doc, node)
@@ -79,6 +58,7 @@ local function deref(doc, node)
   end
   return node
 end
+M.deref = deref
 
 local function schema_ref_name(ref)
   return ref:match("^#/components/schemas/([^/]+)$") or fail("unsupported schema $ref %s", ref)
@@ -193,7 +173,7 @@ function compact(ctx, s)
   if values then
     node.e = {}
     for _, v in ipairs(values) do
-      if v == lyaml.null then node.n = true else node.e[#node.e + 1] = v end
+      if v == cjson.null then node.n = true else node.e[#node.e + 1] = v end
     end
   end
   if s.nullable then node.n = true end
@@ -255,33 +235,131 @@ local function resolve_node(ctx, node)
   return node
 end
 
+-- JSON text -------------------------------------------------------------------
+
+-- Keys whose value is always a JSON array (an empty Lua table is ambiguous).
+local ARRAY_KEYS = { required = true, enum = true, tags = true, parameters = true, allOf = true,
+                     anyOf = true, oneOf = true, prefixItems = true, servers = true, security = true }
+
+-- Whether the schema `s` (a map holding an empty `default`) describes an array.
+local function schema_is_array(s)
+  local t = s.type
+  if t == "array" then return true end
+  if type(t) == "table" then
+    for _, one in ipairs(t) do if one == "array" then return true end end
+  end
+  for _, alt in ipairs(s.anyOf or s.oneOf or {}) do
+    if type(alt) == "table" and alt.type == "array" then return true end
+  end
+  return false
+end
+
+local function is_array(v)
+  local n = #v
+  if n == 0 then return false end
+  local count = 0
+  for _ in pairs(v) do count = count + 1 end
+  return count == n
+end
+
+-- OpenAPI maps whose keys are names, not keywords (a property may be called "required").
+M.NAMED = { properties = true, paths = true, schemas = true, responses = true, content = true,
+            securitySchemes = true, headers = true, patternProperties = true, ["$defs"] = true,
+            scopes = true, variables = true, mapping = true, encoding = true, links = true,
+            callbacks = true, requestBodies = true }
+
+--- Deterministic JSON text of a decoded OpenAPI value: keys sorted, integral numbers
+-- without a fraction, cjson.null as null. An empty table is written [] where the key
+-- says it is an array (ARRAY_KEYS, a security requirement's scopes, an array default).
+-- @param v the value
+-- @param indent nil for one line, else the indentation unit (e.g. " ")
+-- @return the JSON text
+function M.encode_json(v, indent)
+  local out = {}
+  -- hint: true (an empty table is []), "security" (a list of requirements),
+  -- "requirement" (a map of scope lists), "named" (keys are names), or false
+  local function put(x, pad, hint)
+    if x == cjson.null then out[#out + 1] = "null"; return end
+    if type(x) == "number" and math.type(x) == "float" and x == math.floor(x) and x > -2^53 and x < 2^53 then
+      out[#out + 1] = string.format("%d", math.tointeger(x)); return
+    end
+    if type(x) ~= "table" then out[#out + 1] = json_scalar(x); return end
+    local inner = indent and (pad .. indent) or ""
+    local nl = indent and ("\n" .. inner) or ""
+    local close = indent and ("\n" .. pad) or ""
+    if next(x) == nil then out[#out + 1] = (hint == true or hint == "security") and "[]" or "{}"; return end
+    if is_array(x) then
+      out[#out + 1] = "["
+      for i, item in ipairs(x) do
+        out[#out + 1] = (i > 1 and "," or "") .. nl
+        put(item, inner, hint == "security" and "requirement" or false)
+      end
+      out[#out + 1] = close .. "]"
+      return
+    end
+    out[#out + 1] = "{"
+    for i, k in ipairs(sorted_keys(x)) do
+      out[#out + 1] = (i > 1 and "," or "") .. nl .. json_scalar(k) .. (indent and ": " or ":")
+      local child, child_hint = x[k], false
+      if hint == "requirement" then child_hint = true
+      elseif hint ~= "named" then
+        if k == "security" then child_hint = "security"
+        elseif k == "default" then child_hint = schema_is_array(x)
+        elseif M.NAMED[k] then child_hint = "named"
+        else child_hint = ARRAY_KEYS[k] or false end
+      end
+      put(child, inner, child_hint)
+    end
+    out[#out + 1] = close .. "}"
+  end
+  put(v, "", false)
+  return table.concat(out)
+end
+
 -- Operations -------------------------------------------------------------------
 
---- Indexes the spec's operations by "VERB /full/path" (API prefix prepended if absent).
--- @param doc the decoded spec
+--- The client's resource name of an OpenAPI tag: snake_case, acronyms lower-cased
+-- ("DAG" -> dag, "DAGRun"/"DagRun" -> dag_run, "Task Instance" -> task_instance,
+-- "XCom" -> xcom).
+-- @param tag the tag
+-- @return the resource name
+function M.resource_name(tag)
+  local words = {}
+  for word in tag:gmatch("%S+") do
+    -- an acronym of two or more capitals before a capitalised word: DAGRun -> DAG Run
+    word = word:gsub("(%u%u+)(%u%l)", "%1 %2")
+    word = word:gsub("(%l)(%u)", "%1 %2")
+    for part in word:gmatch("%S+") do words[#words + 1] = part:lower() end
+  end
+  return table.concat(words, "_")
+end
+
+--- Indexes the document's operations by "VERB /path" (paths carry the API prefix).
+-- @param doc the decoded structure document
 -- @param prefix "/api/v1" or "/api/v2"
--- @return map key -> {op=, item=, rows=0}
+-- @return map key -> {op=, path=, http=}
 local function index_operations(doc, prefix)
   local index = {}
   for _, path in ipairs(sorted_keys(doc.paths)) do
-    local item = deref(doc, doc.paths[path])
-    local full = (path:sub(1, #prefix + 1) == prefix .. "/") and path or prefix .. path
+    local item = doc.paths[path]
+    if path:sub(1, #prefix + 1) ~= prefix .. "/" then fail("%s: path without %s", path, prefix) end
     for _, verb in ipairs(sorted_keys(item)) do
       if VERBS[verb] then
-        local key = VERBS[verb] .. " " .. full
-        if index[key] then fail("duplicate operation %s", key) end
-        index[key] = { op = item[verb], item = item, rows = 0 }
+        local key = VERBS[verb] .. " " .. path
+        index[key] = { op = item[verb], path = path, http = VERBS[verb], key = key }
       end
     end
   end
   return index
 end
 
---- Describes one parameter for C: name, in, C type name, flags, enum values.
+--- Describes one parameter for C: name, in, C type name, flags, enum values, the first
+-- Airflow version that has it (x-since) and its default as JSON text.
 -- @param ctx generation context
 -- @param p the (resolved) OpenAPI parameter object
 local function param_info(ctx, p)
-  local node = resolve_node(ctx, compact(ctx, p.schema or {}))
+  local schema = p.schema or {}
+  local node = resolve_node(ctx, compact(ctx, schema))
   local flags = (p.required or p["in"] == "path") and 1 or 0
   if node.n then flags = flags | 8 end
   local item = node
@@ -292,84 +370,50 @@ local function param_info(ctx, p)
   end
   local ctype = TYPE_C[item.t] or "AF_TYPE_ANY"
   if item.t == "string" and item.f == "date-time" then ctype = "AF_TYPE_DATETIME" end
-  return { name = p.name, where = p["in"], ctype = ctype, flags = flags, enum = item.e }
-end
-
--- Parses a TSV query cell ("a,b[],c[csv],d!") into {name=, flags=}.
-local function tsv_query(cell)
-  local out = {}
-  for _, item in ipairs(split_list(cell)) do
-    local flags = item:find("!", 1, true) and 1 or 0
-    if item:find("[csv]", 1, true) then flags = flags | 6
-    elseif item:find("[]", 1, true) then flags = flags | 2 end
-    out[#out + 1] = { name = item:match("^[^%[!]+"), flags = flags }
-  end
-  return out
+  local default = schema.default
+  if default == nil and schema["$ref"] then default = deref(ctx.doc, schema).default end
+  return { name = p.name, where = p["in"], ctype = ctype, flags = flags, enum = item.e,
+           since = p["x-since"], default = default ~= nil and M.encode_json(default) or nil }
 end
 
 --- Collects an operation's parameters (path-item and operation level, refs resolved),
--- ordered path (template order), query, header; cross-checked against the TSV row.
+-- ordered path (template order), query, header.
 -- @return array of param_info tables
-local function operation_params(ctx, entry, row)
+local function operation_params(ctx, entry)
   local list, pos = {}, {}
   local function add(p)
     p = deref(ctx.doc, p)
     local key = p["in"] .. ":" .. p.name
     if pos[key] then list[pos[key]] = p else list[#list + 1] = p; pos[key] = #list end
   end
-  for _, p in ipairs(entry.item.parameters or {}) do add(p) end
+  for _, p in ipairs(ctx.doc.paths[entry.path].parameters or {}) do add(p) end
   for _, p in ipairs(entry.op.parameters or {}) do add(p) end
   local template = {}
-  for name in row.path:gmatch("{([^}]+)}") do template[#template + 1] = name; template[name] = #template end
-  local keyed = {}
+  for name in entry.path:gmatch("{([^}]+)}") do template[#template + 1] = name; template[name] = #template end
+  local keyed, npath = {}, 0
   for i, p in ipairs(list) do
-    local k1 = IN_ORDER[p["in"]] or fail("%s: unsupported parameter location %s", row.method, p["in"])
+    local k1 = IN_ORDER[p["in"]] or fail("%s: unsupported parameter location %s", entry.key, p["in"])
     local k2 = i
-    if p["in"] == "path" then k2 = template[p.name] or fail("%s: %s not in path", row.method, p.name) end
+    if p["in"] == "path" then
+      k2 = template[p.name] or fail("%s: %s not in path", entry.key, p.name)
+      npath = npath + 1
+    end
     keyed[i] = { info = param_info(ctx, p), k1 = k1, k2 = k2 }
   end
+  if npath ~= #template then fail("%s: %d path parameters declared, %d in the path", entry.key, npath, #template) end
   table.sort(keyed, function(a, b) return a.k1 < b.k1 or (a.k1 == b.k1 and a.k2 < b.k2) end)
-  local out, paths, queries, headers = {}, {}, {}, {}
-  for i, k in ipairs(keyed) do
-    out[i] = k.info
-    local bucket = ({ path = paths, query = queries, header = headers })[k.info.where]
-    bucket[#bucket + 1] = k.info
-  end
-  local want = split_list(row.path_params)
-  if #paths ~= #template or #want ~= #template then fail("%s: path params mismatch", row.method) end
-  local declared = {}
-  for i, name in ipairs(template) do
-    if paths[i].name ~= name then fail("%s: path param %s mismatch", row.method, name) end
-    if not template[want[i]] then fail("%s: TSV path param %s not in path", row.method, want[i]) end
-    declared[i] = want[i]
-  end
-  if table.concat(declared, ",") ~= table.concat(template, ",") then
-    note("%s %s: TSV path params %s, path order %s", ctx.api, row.method, row.path_params,
-      table.concat(template, ","))
-  end
-  local tq = tsv_query(row.query_params)
-  if #tq ~= #queries then fail("%s: TSV lists %d query params, spec %d", row.method, #tq, #queries) end
-  for i, q in ipairs(tq) do
-    local s = queries[i]
-    if s.name ~= q.name or (s.flags & 7) ~= q.flags then
-      fail("%s: query param #%d TSV %s/%d vs spec %s/%d", row.method, i, q.name, q.flags, s.name, s.flags & 7)
-    end
-  end
-  for _, h in ipairs(headers) do note("%s %s: header param %s (not in TSV)", ctx.api, row.method, h.name) end
+  local out = {}
+  for i, k in ipairs(keyed) do out[i] = k.info end
   return out
 end
 
 --- Request body facts: kind ("none"/"optional"/"required"), media type, compact schema JSON.
-local function body_info(ctx, entry, row)
-  if not entry.op.requestBody then
-    if row.body ~= "-" then fail("%s: TSV body %s, spec none", row.method, row.body) end
-    return "none"
-  end
+local function body_info(ctx, entry)
+  if not entry.op.requestBody then return "none" end
   local rb = deref(ctx.doc, entry.op.requestBody)
   local kind = rb.required and "required" or "optional"
-  if row.body ~= kind then fail("%s: TSV body %s, spec %s", row.method, row.body, kind) end
   local medias = sorted_keys(rb.content or {})
-  if #medias ~= 1 then fail("%s: %d request media types (order unknown)", row.method, #medias) end
+  if #medias ~= 1 then fail("%s: %d request media types (order unknown)", entry.key, #medias) end
   local schema = rb.content[medias[1]].schema
   return kind, medias[1], schema and encode_node(compact(ctx, schema))
 end
@@ -395,25 +439,66 @@ local function list_info(ctx, resp, opname)
   return nil, 0
 end
 
---- Success response facts: lowest 2xx code, its media types, list field.
-local function response_info(ctx, entry, row)
+--- Success response facts: lowest 2xx code, its media types, list field, and the
+-- compact schema of its application/json body.
+local function response_info(ctx, entry)
   local best
   for code in pairs(entry.op.responses) do
     local n = tonumber(code)
     if n and n >= 200 and n < 300 and (not best or n < best) then best = n end
   end
-  if not best then fail("%s: no 2xx response", row.method) end
-  if tonumber(row.success) ~= best then fail("%s: TSV success %s, spec %d", row.method, row.success, best) end
-  local resp = deref(ctx.doc, entry.op.responses[tostring(best)] or entry.op.responses[best])
+  if not best then fail("%s: no 2xx response", entry.key) end
+  local resp = deref(ctx.doc, entry.op.responses[tostring(best)])
   local medias = sorted_keys(resp.content or {})
-  if #medias == 0 and best ~= 204 then note("%s %s: %d response has no media type", ctx.api, row.method, best) end
-  local field, total = list_info(ctx, resp, row.method)
+  if #medias == 0 and best ~= 204 then note("%s %s: %d response has no media type", ctx.api, entry.key, best) end
+  local field, total = list_info(ctx, resp, entry.op.operationId)
+  local json = resp.content and resp.content["application/json"]
+  local schema = json and json.schema and encode_node(compact(ctx, json.schema))
   -- the default Accept: JSON when the operation answers JSON (with other types or not)
   local accept
   for _, m in ipairs(medias) do
     if m == "application/json" or (not accept and m:find("json", 1, true)) then accept = m end
   end
-  return { success = best, media = table.concat(medias, ","), list_field = field, total = total, accept = accept }
+  return { success = best, media = table.concat(medias, ","), list_field = field, total = total,
+           schema = schema, accept = accept }
+end
+
+--- The (resource, operation) rows of a structure document: one per tag of each
+-- operation, sorted by resource, then path, then verb.
+-- @param doc the decoded structure document
+-- @param api "v1" or "v2"
+-- @return array of {resource=, method=, http=, path=, entry=}
+function M.rows(doc, api)
+  local index = index_operations(doc, "/api/" .. api)
+  local rows, ids = {}, {}
+  for _, key in ipairs(sorted_keys(index)) do
+    local e = index[key]
+    local id = e.op.operationId or fail("%s: %s has no operationId", api, key)
+    if ids[id] then fail("%s: duplicate operationId %s", api, id) end
+    ids[id] = true
+    local tags = e.op.tags or fail("%s: %s has no tags", api, key)
+    for _, tag in ipairs(tags) do
+      rows[#rows + 1] = { resource = M.resource_name(tag), method = id, http = e.http, path = e.path, entry = e }
+    end
+  end
+  table.sort(rows, function(a, b)
+    if a.resource ~= b.resource then return a.resource < b.resource end
+    if a.path ~= b.path then return a.path < b.path end
+    return a.http < b.http
+  end)
+  return rows
+end
+
+--- Facts of one operation for C and for stage A's check against the official tables:
+-- params (param_info list), resp (response_info), body kind, media and schema.
+-- @param doc the decoded structure document
+-- @param api "v1" or "v2"
+-- @param entry a row's entry
+function M.operation_info(doc, api, entry)
+  local ctx = { doc = doc, refs = {}, api = api }
+  local info = { params = operation_params(ctx, entry), resp = response_info(ctx, entry) }
+  info.body, info.body_media, info.body_schema = body_info(ctx, entry)
+  return info, ctx
 end
 
 -- C output ---------------------------------------------------------------------
@@ -466,7 +551,9 @@ local function emit_params(out, api, opid, params)
     if p.enum then
       p.enum_sym = api .. "_enum_" .. c_ident(opid) .. "_" .. c_ident(p.name)
       out[#out + 1] = "static const char *const " .. p.enum_sym .. "[] = {"
-      for _, v in ipairs(p.enum) do out[#out + 1] = "    " .. c_string(tostring(v)) .. "," end
+      for _, v in ipairs(p.enum) do
+        out[#out + 1] = "    " .. c_string(type(v) == "string" and v or M.encode_json(v)) .. ","
+      end
       out[#out + 1] = "    NULL\n};"
     end
   end
@@ -474,7 +561,7 @@ local function emit_params(out, api, opid, params)
   for _, p in ipairs(params) do
     local line = string.format("    { %s, %s, %s, %s,", c_string(p.name), IN_C[p.where], p.ctype,
       c_flags(p.flags))
-    local tail = " " .. (p.enum_sym or "NULL") .. " },"
+    local tail = string.format(" %s, %s, %s },", p.enum_sym or "NULL", c_string(p.since), c_string(p.default))
     out[#out + 1] = #line + #tail > 100 and line .. "\n        " .. tail:sub(2) or line .. tail
   end
   out[#out + 1] = "};\n"
@@ -492,11 +579,13 @@ local function emit_operation(out, row, info)
   local ind = "      "
   local body = string.format("%sAF_BODY_%s, %s, ", ind, info.body:upper(), c_string(info.body_media))
   local resp = info.resp
-  out[#out + 1] = string.format("    { %s, %s, %s,\n%s%s,\n%s%s, %d,\n%s%s,\n%s%d, %s, %s, %d, %s },",
+  local since = string.format("%s%s, ", ind, c_string(row.entry.op["x-since"]))
+  out[#out + 1] = string.format("    { %s, %s, %s,\n%s%s,\n%s%s, %d,\n%s%s,\n%s%d, %s, %s, %d,\n%s%s,\n%s%s },",
     c_string(row.resource), c_string(row.method), c_string(row.http),
     ind, c_literal(row.path, ind, #ind + 1), ind, info.params_sym, #info.params,
     body, c_literal(info.body_schema, ind, #body + 1),
-    ind, resp.success, c_string(resp.media), c_string(resp.list_field), resp.total, c_string(resp.accept))
+    ind, resp.success, c_string(resp.media), c_string(resp.list_field), resp.total,
+    since, c_literal(resp.schema, ind, #since + 1), ind, c_string(resp.accept))
 end
 
 -- The schemas blob: every component schema as a compact node, names sorted.
@@ -518,78 +607,78 @@ local function self_check(ctx, blob, infos)
   if not ok then fail("%s: schemas JSON does not parse: %s", ctx.api, err) end
   for _, info in ipairs(infos) do
     if info.body_schema then cjson.decode(info.body_schema) end
+    if info.resp.schema then cjson.decode(info.resp.schema) end
+    for _, p in ipairs(info.params) do
+      if p.default then cjson.decode(p.default) end
+      if ctx.api == "v2" and not p.since then fail("v2: a parameter %s has no x-since", p.name) end
+    end
   end
 end
 
---- Generates csrc/registry_<api>.c.
--- @param spec_dir directory holding airflow-<api>.yaml and operations-<api>.tsv
+--- Generates csrc/registry_<api>.c from the structure document.
+-- @param doc_path openapi/airflow-<api>.json
 -- @param out_path output C file
 -- @param api "v1" or "v2"
 -- @return entries, operations, schemas counts
-local function generate(spec_dir, out_path, api)
-  local yaml_name, tsv_name = "airflow-" .. api .. ".yaml", "operations-" .. api .. ".tsv"
-  local ctx = { doc = lyaml.load(read_all(spec_dir .. "/" .. yaml_name)), refs = {}, api = api }
-  local rows = read_tsv(spec_dir .. "/" .. tsv_name)
-  local index = index_operations(ctx.doc, "/api/" .. api)
-  local infos, ids, out = {}, {}, {}
+local function generate(doc_path, out_path, api)
+  local doc = cjson.decode(read_all(doc_path))
+  local ctx = { doc = doc, refs = {}, api = api }
+  local rows = M.rows(doc, api)
+  local infos, out, nops = {}, {}, 0
   for i, row in ipairs(rows) do
-    local key = row.http .. " " .. row.path
-    local entry = index[key] or fail("%s: TSV row %s matches no spec operation", api, key)
-    if entry.op.operationId ~= row.method then
-      fail("%s: %s is %s in the spec, %s in the TSV", api, key, entry.op.operationId, row.method)
-    end
-    entry.rows = entry.rows + 1
+    local entry = row.entry
     if not entry.info then
-      local info = { params = operation_params(ctx, entry, row), resp = response_info(ctx, entry, row) }
-      info.body, info.body_media, info.body_schema = body_info(ctx, entry, row)
+      if api == "v2" and not entry.op["x-since"] then fail("v2: %s has no x-since", entry.key) end
+      local info, octx = M.operation_info(doc, api, entry)
+      for name in pairs(octx.refs) do ctx.refs[name] = true end
       info.params_sym = emit_params(out, api, row.method, info.params)
       entry.info = info
+      nops = nops + 1
     end
     infos[i] = entry.info
   end
-  for _, key in ipairs(sorted_keys(index)) do
-    local e = index[key]
-    if e.rows ~= #(e.op.tags or { 1 }) then
-      fail("%s: %s has %d tags but %d TSV rows", api, key, #(e.op.tags or { 1 }), e.rows)
-    end
-    if ids[e.op.operationId] then fail("%s: duplicate operationId %s", api, e.op.operationId) end
-    ids[e.op.operationId] = true
-  end
   local blob = schemas_json(ctx)
   self_check(ctx, blob, infos)
+  local version = doc.info and doc.info.version or fail("%s: info.version missing", doc_path)
   out[#out + 1] = "static const af_operation " .. api .. "_ops[] = {"
   for i, row in ipairs(rows) do emit_operation(out, row, infos[i]) end
   out[#out + 1] = "};\n\nstatic const char " .. api .. "_schemas[] =\n" .. c_chunks(blob, "    ", 99) .. ";\n"
   out[#out + 1] = string.format("const af_registry af_registry_%s = {\n    %s, %s, %s_ops,\n"
-    .. "    sizeof %s_ops / sizeof %s_ops[0],\n    %s_schemas\n};", api, c_string(api),
-    c_string("/api/" .. api), api, api, api, api)
+    .. "    sizeof %s_ops / sizeof %s_ops[0],\n    %s_schemas,\n    %s\n};", api, c_string(api),
+    c_string("/api/" .. api), api, api, api, api, c_string(version))
   local head = string.format([[
 /*
- * registry_%s.c - GENERATED by tools/gen_registry.lua from %s
- * and %s. Do not edit; regenerate with: lua5.4 tools/gen_registry.lua
+ * registry_%s.c - GENERATED by tools/gen_registry.lua from openapi/airflow-%s.json
+ * (Airflow %s). Do not edit; regenerate with: make regen
  *
  * Derived from the Apache Airflow REST API OpenAPI document (Apache License 2.0,
  * The Apache Software Foundation). Only names, types and structure are taken from it.
  */
 #include "registry.h"
 
-]], api, yaml_name, tsv_name)
+]], api, api, version)
   local fh = io.open(out_path, "wb") or fail("cannot write %s", out_path)
   fh:write(head, table.concat(out, "\n"), "\n")
   fh:close()
-  return #rows, #sorted_keys(index), #sorted_keys(ctx.doc.components.schemas)
+  return #rows, nops, #sorted_keys(doc.components.schemas)
+end
+
+--- The repository root, from this script's path.
+function M.root()
+  local script_dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+  return script_dir:match("^(.*)/tools$") or (script_dir == "tools" and ".") or script_dir .. "/.."
 end
 
 local function main()
-  local script_dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-  local root = script_dir:match("^(.*)/tools$") or (script_dir == "tools" and ".") or script_dir .. "/.."
-  local spec_dir = arg[1] or os.getenv("AIRFLOW_OPENAPI_DIR") or (root .. "/../shared/openapi")
+  local root = M.root()
+  local out_dir = arg[1] or (root .. "/csrc")
   for _, api in ipairs({ "v1", "v2" }) do
-    local path = root .. "/csrc/registry_" .. api .. ".c"
-    local entries, ops, schemas = generate(spec_dir, path, api)
+    local path = out_dir .. "/registry_" .. api .. ".c"
+    local entries, ops, schemas = generate(root .. "/openapi/airflow-" .. api .. ".json", path, api)
     print(string.format("%s: %d entries, %d operations, %d schemas", path, entries, ops, schemas))
   end
   for _, n in ipairs(notes) do io.stderr:write("note: ", n, "\n") end
 end
 
-main()
+if arg and arg[0] and arg[0]:match("gen_registry%.lua$") then main() end
+return M

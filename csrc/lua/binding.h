@@ -4,7 +4,8 @@
  * csrc/lua/ is the only C that talks to Lua, one file per job: session.c (the
  * session object), batch.c (request_many/request_each), stream.c (streamed
  * responses), registry.c (the operation registry and the request builder), util.c
- * (plain functions: dates, clocks, sleep, integers), check.c (reading and checking
+ * (plain functions: dates, clocks, sleep, integers), http1.c (HTTP/1.1 request
+ * bytes and the response parser, for transports that own their socket), check.c (reading and checking
  * Lua arguments, pushing errors), request.c (Lua request tables -> af_request,
  * af_response -> Lua tables) and core.c, which only wires them into the module.
  * compat.h holds every Lua-version difference. Rules kept in every file:
@@ -115,6 +116,9 @@ int afl_session_stream(lua_State *L);
 void afl_open_stream(lua_State *L);
 /* registry.c: operations, schemas, build. */
 void afl_open_registry(lua_State *L);
+/* http1.c: HTTP/1.1 framing for the cosocket transport: http_request (request bytes)
+ * and http_parser (the incremental response parser object). */
+void afl_open_http1(lua_State *L);
 /* util.c: format_datetime, sleep, now, integers, curl_version, trap_interrupt,
  * interrupted. */
 void afl_open_util(lua_State *L);

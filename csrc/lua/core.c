@@ -16,6 +16,7 @@ int luaopen_airflow_core(lua_State *L)
     afl_open_batch(L);
     afl_open_stream(L);
     afl_open_registry(L);
+    afl_open_http1(L);
     afl_open_util(L);
     return 1;
 }

@@ -37,7 +37,7 @@ static void set_bool(lua_State *L, const char *key, int value)
 
 static void push_param(lua_State *L, const af_param *p)
 {
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, 10);
     set_string(L, "name", p->name);
     set_string(L, "in", in_names[p->in]);
     set_string(L, "type", type_names[p->type]);
@@ -45,6 +45,8 @@ static void push_param(lua_State *L, const af_param *p)
     set_bool(L, "array", (p->flags & AF_PARAM_ARRAY) != 0);
     set_bool(L, "csv", (p->flags & AF_PARAM_CSV) != 0);
     set_bool(L, "nullable", (p->flags & AF_PARAM_NULLABLE) != 0);
+    set_string(L, "since", p->since);
+    set_string(L, "default", p->default_json);
     if (p->enum_values) {
         const char *const *e;
         int i = 0;
@@ -67,7 +69,7 @@ static int l_operations(lua_State *L)
     lua_createtable(L, (int)reg->nops, 0);
     for (i = 0; i < reg->nops; i++) {
         const af_operation *op = &reg->ops[i];
-        lua_createtable(L, 0, 15);
+        lua_createtable(L, 0, 17);
         lua_pushinteger(L, (lua_Integer)i + 1);
         lua_setfield(L, -2, "index");
         set_string(L, "resource", op->resource);
@@ -82,6 +84,8 @@ static int l_operations(lua_State *L)
         set_string(L, "response_media", op->response_media);
         set_string(L, "list_field", op->list_field);
         set_bool(L, "total_entries", op->total_entries);
+        set_string(L, "since", op->since);
+        set_string(L, "response_schema", op->response_schema);
         set_string(L, "accept", op->accept);
         lua_createtable(L, op->nparams, 0);
         for (k = 0; k < op->nparams; k++) {
@@ -99,6 +103,15 @@ static int l_schemas(lua_State *L)
 {
     const af_registry *reg = check_registry(L, 1);
     lua_pushstring(L, reg->schemas ? reg->schemas : "{}");
+    return 1;
+}
+
+/* core.airflow_version(api) -> the Airflow version the API's registry was generated
+ * from ("3.3.0" for v2, "2.10.0" for v1) */
+static int l_airflow_version(lua_State *L)
+{
+    const af_registry *reg = check_registry(L, 1);
+    lua_pushstring(L, reg->airflow_version);
     return 1;
 }
 
@@ -280,6 +293,8 @@ void afl_open_registry(lua_State *L)
     lua_setfield(L, -2, "operations");
     lua_pushcfunction(L, l_schemas);
     lua_setfield(L, -2, "schemas");
+    lua_pushcfunction(L, l_airflow_version);
+    lua_setfield(L, -2, "airflow_version");
     scratch = lua_newuserdatauv(L, sizeof *scratch, 0);
     af_built_init(&scratch->built);
     scratch->busy = 0;

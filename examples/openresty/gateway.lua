@@ -9,7 +9,9 @@
 -- Airflow's URL and credentials come from the environment: AIRFLOW_URL,
 -- AIRFLOW_USERNAME / AIRFLOW_PASSWORD or AIRFLOW_TOKEN (declared with `env` in
 -- nginx.conf). The client is made once per worker; inside nginx it picks the
--- non-blocking "ngx" transport by itself, so a slow Airflow never blocks the worker.
+-- non-blocking "ngx" (cosocket) transport by itself, so a slow Airflow never blocks
+-- the worker, and nginx.conf needs no location for it. The workers share one token
+-- through the `airflow` lua_shared_dict.
 local airflow = require("airflow")
 local cjson = require("cjson.safe")
 
@@ -29,6 +31,7 @@ local function get_client()
     username = env("AIRFLOW_USERNAME"),
     password = env("AIRFLOW_PASSWORD"),
     token = env("AIRFLOW_TOKEN"),
+    shared_dict = env("AIRFLOW_TOKEN") == nil and "airflow" or nil,
     retries = 2,
   }
   if not c then return nil, err end

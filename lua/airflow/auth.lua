@@ -105,6 +105,10 @@ function M.new(opts, api, clock)
   -- kept apart from the object's fields, so that dumping the object shows no secret
   self.secret = setmetatable(secret, { __tostring = function() return "(secret)" end })
   self.api = api
+  if self.mode == "password" then -- a token shared with other workers or processes
+    self.store = opts.token_store or (opts.shared_dict and require("airflow.ngx_token_store").new(opts.shared_dict,
+      tostring(opts.base_url) .. "\n" .. opts.username))
+  end
   return self
 end
 
@@ -128,6 +132,7 @@ end
 
 --- Forgets the cached token so the next request fetches a new one.
 function M:invalidate()
+  if self.store and self.secret.cached then self.store:forget(self.secret.cached) end
   self.secret.cached = nil
   self.expires_at = nil
 end
@@ -166,6 +171,35 @@ function M:fetch_token(client)
     return nil, Error.invalid_response(res, "POST", url, "unusable access_token from /auth/token: " .. why)
   end
   return decoded.access_token, M.jwt_expiry(decoded.access_token)
+end
+
+--- A token from /auth/token, through the token store when there is one (client
+-- option `token_store`, or `shared_dict` inside nginx): a fresh token in the store
+-- is taken as is; else the holder of the store's lock fetches one and stores it,
+-- while the others wait and then take it.
+-- @return token, expires_at | nil, err
+function M:login(client)
+  local store = self.store
+  if not store then return self:fetch_token(client) end
+  local function fresh()
+    local t, exp = store:get()
+    if t and not (exp and self.clock() >= exp - EXPIRY_MARGIN) then return t, exp end
+  end
+  local token, expires_at = fresh()
+  if token then return token, expires_at end
+  local locked, why = store:lock()
+  if not locked then return nil, Error.new{ kind = "Unauthenticated", title = "token store failed", detail = why } end
+  local ok
+  ok, token, expires_at = pcall(function()
+    local t, exp = fresh()
+    if t then return t, exp end
+    t, exp = self:fetch_token(client)
+    if t then store:set(t, exp) end
+    return t, exp
+  end)
+  store:unlock()
+  if not ok then error(token, 0) end
+  return token, expires_at
 end
 
 -- The credentials table for the transport. The same table comes back while nothing
@@ -207,7 +241,7 @@ function M:credentials(client)
       token, expires_at = t, tonumber(e) or M.jwt_expiry(t)
     else
       local err
-      token, expires_at = self:fetch_token(client)
+      token, expires_at = self:login(client)
       if not token then
         err = expires_at
         return nil, err

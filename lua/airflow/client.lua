@@ -17,7 +17,7 @@ local OWN_OPTIONS = {
   base_url = "string", api = "string", username = "string", password = "string",
   token = "string", token_provider = "function", auth = "string",
   retries = "number", retry_backoff = "number", retry_max_wait = "number",
-  transport = "any", json_decode = "function",
+  transport = "any", json_decode = "function", shared_dict = "string", token_store = "table",
   on_request = "function", on_response = "function", on_retry = "function", on_warning = "function",
   sleep = "function", clock = "function",
 }
@@ -65,7 +65,7 @@ local function check_options(opts)
       local near = registry.closest(tostring(k), known)
       fail(3, "unknown option '%s'%s", tostring(k), near and (" (did you mean '" .. near .. "'?)") or "")
     end
-    if want ~= "any" and type(v) ~= want then
+    if want ~= "any" and type(v) ~= want and not (k == "max_body_bytes" and v == false) then
       fail(3, "option '%s' must be a %s, got %s", k, want, type(v))
     end
     local range = RETRY_RANGES[k]

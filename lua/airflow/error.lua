@@ -6,6 +6,15 @@
 -- @module airflow.error
 local json = require("airflow.json")
 
+---@class airflow.Error
+---@field status integer|nil HTTP status, nil for network failures
+---@field kind string BadRequest, NotFound, ... (see the module comment and README)
+---@field code string|nil for network failures: timeout, connect, tls, too_large, ...
+---@field title string|nil
+---@field detail any
+---@field body string|nil the response body, secrets redacted
+---@field method string|nil
+---@field url string|nil
 local Error = {}
 Error.__index = Error
 Error.__name = "airflow.Error"
@@ -17,16 +26,22 @@ local KINDS = {
 }
 
 --- The error kind for an HTTP status ("Unknown" for one without a name).
+---@param status integer
+---@return string kind
 function Error.kind_for_status(status)
   return KINDS[status] or "Unknown"
 end
 
 --- Makes an error from a table of fields.
+---@param fields table
+---@return airflow.Error
 function Error.new(fields)
   return setmetatable(fields, Error)
 end
 
 --- True when v is an airflow.Error.
+---@param v any
+---@return boolean
 function Error.is(v)
   return getmetatable(v) == Error
 end
@@ -190,6 +205,8 @@ local ESCAPES = { [9] = "\\t", [10] = "\\n", [13] = "\\r" }
 -- cursor or recolour a terminal. Valid UTF-8 text is kept as is.
 -- @param s a string
 -- @return the escaped string
+---@param s string
+---@return string
 function Error.escape(s)
   if not s:find("[%c\128-\255]") then return s end
   local out, i, len = {}, 1, #s

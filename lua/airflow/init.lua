@@ -18,6 +18,9 @@ local M = {
 -- @param opts options: base_url (required), api, username/password, token,
 --   token_provider, auth, timeout, connect_timeout, retries, verify_tls, ca_file, ...
 -- @return the client, or nil, err
+---@param opts table
+---@return airflow.Client|nil client
+---@return airflow.Error|nil err
 function M.new(opts)
   return Client.new(opts)
 end

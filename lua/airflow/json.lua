@@ -18,6 +18,9 @@ M.null = cjson_lib.null
 
 local array_mt = { __name = "airflow.array" }
 --- Marks a table as a JSON array, so that an empty one encodes as `[]`.
+---@generic T: table
+---@param t T|nil
+---@return T
 function M.array(t)
   return setmetatable(t or {}, array_mt)
 end
@@ -85,6 +88,10 @@ end
 -- @param node the operation's body schema node (decoded), or nil
 -- @param schemas the API's schema table (decoded), or nil
 -- @return the JSON text
+---@param value any
+---@param node table|nil
+---@param schemas table|nil
+---@return string
 function M.encode_body(value, node, schemas)
   local fixed = fix(value, node, schemas or {}, 0)
   if fixed == EMPTY_ARRAY then return "[]" end
@@ -96,6 +103,8 @@ function M.encode_body(value, node, schemas)
 end
 
 --- Encodes any value (no schema).
+---@param value any
+---@return string
 function M.encode(value)
   return M.encode_body(value, nil, nil)
 end
@@ -108,6 +117,9 @@ local has_integers = rawget(math, "tointeger") ~= nil -- Lua 5.3+ only
 
 local decode = cjson.decode
 --- Decodes JSON text. Returns the value, or nil and a message for invalid JSON.
+---@param text string
+---@return any value
+---@return string|nil err
 function M.decode(text)
   local ok, v = pcall(decode, text)
   if not ok then return nil, (tostring(v):gsub("^.-: ", "")) end

@@ -1,7 +1,6 @@
 --- Update masks: which fields changed, and PATCH requests that send only those.
 -- @module airflow.mask
 local json = require("airflow.json")
-local registry = require("airflow.registry")
 
 local M = {}
 
@@ -45,6 +44,9 @@ end
 -- @param before the current object
 -- @param after the wanted object
 -- @return an array of field names (empty when nothing changed)
+---@param before table
+---@param after table
+---@return string[]
 function M.diff(before, after)
   if type(before) ~= "table" or type(after) ~= "table" then
     error("airflow.mask.diff expects two tables", 2)
@@ -56,6 +58,9 @@ function M.diff(before, after)
 end
 
 --- Copies `current` with `changes` applied (nested tables merged; airflow.null kept).
+---@param current table
+---@param changes table
+---@return table
 function M.apply(current, changes)
   local out = {}
   for k, v in pairs(current) do out[k] = v end
@@ -71,6 +76,9 @@ end
 
 M.null = json.null
 
+local registry = require("airflow.registry")
+local suggest = require("airflow.suggest")
+
 --- Fetches an object, applies changes, and PATCHes only the changed fields with
 -- `update_mask`, as Airflow documents for partial updates. Field names are checked
 -- against the request body's schema before any request: a typo raises.
@@ -78,6 +86,12 @@ M.null = json.null
 -- @param args its path (and query) parameters
 -- @param changes the fields to change (nested tables merge)
 -- @return the server's answer (or the current object when nothing changed), or nil, err
+---@param client airflow.Client
+---@param ref string
+---@param args table
+---@param changes table
+---@return table|true|nil result
+---@return airflow.Error|nil err
 function M.update(client, ref, args, changes)
   if type(changes) ~= "table" then error("airflow: update: changes must be a table", 2) end
   local api, err = client:api_version()
@@ -91,9 +105,8 @@ function M.update(client, ref, args, changes)
   local fields = reg.body_fields(op) or {}
   for k in pairs(changes) do
     if type(k) ~= "string" or not fields[k] then
-      local near = registry.closest(tostring(k), fields)
       error(("airflow: %s.%s: '%s' is not a field of its request body%s"):format(op.resource, op.name,
-        tostring(k), near and (" (did you mean '" .. near .. "'?)") or ""), 2)
+        tostring(k), suggest.hint(tostring(k), fields)), 2)
     end
   end
   local getter

@@ -3,45 +3,20 @@
 -- @module airflow.registry
 local core = require("airflow.core")
 local json = require("airflow.json")
+local suggest = require("airflow.suggest")
 
 local M = {}
 local cache = {}
 
---- Edit distance between two short strings (for "did you mean" suggestions).
-local function distance(a, b)
-  local la, lb = #a, #b
-  if la == 0 then return lb end
-  if lb == 0 then return la end
-  local row = {}
-  for j = 0, lb do row[j] = j end
-  for i = 1, la do
-    local diag, ca = row[0], a:byte(i)
-    row[0] = i
-    for j = 1, lb do
-      local best = diag + ((ca == b:byte(j)) and 0 or 1)
-      if row[j] + 1 < best then best = row[j] + 1 end
-      if row[j - 1] + 1 < best then best = row[j - 1] + 1 end
-      diag, row[j] = row[j], best
-    end
-  end
-  return row[lb]
-end
-
---- The candidate closest to name, or nil when none is close enough.
--- @param name the misspelt name
--- @param candidates an array of names, or a table whose keys are names
+--- The candidate closest to name, or nil when none is close enough; every equally
+-- close candidate (sorted) as the second value. The distance is airflow.suggest's.
+---@param name string the misspelt name
+---@param candidates string[]|table<string, any> an array of names, or a table whose keys are names
+---@return string|nil closest
+---@return string[] ties
 function M.closest(name, candidates)
-  local best, best_d = nil, math.floor(#name / 3) + 2
-  local function try(c)
-    local d = distance(name, c)
-    if d < best_d then best, best_d = c, d end
-  end
-  if #candidates > 0 then
-    for _, c in ipairs(candidates) do try(c) end
-  else
-    for c in pairs(candidates) do try(c) end
-  end
-  return best
+  local near = suggest.closest(name, candidates)
+  return near[1], near
 end
 
 --- Returns the registry view for an API version ("v1" or "v2").
@@ -110,15 +85,12 @@ function M.find(api, ref)
   end
   local r = reg.resources[resource]
   if not r then
-    local near = M.closest(resource, reg.names)
-    return nil, ("the %s API has no resource '%s'%s"):format(api, resource,
-      near and (" (did you mean '" .. near .. "'?)") or "")
+    return nil, ("the %s API has no resource '%s'%s"):format(api, resource, suggest.hint(resource, reg.names))
   end
   local op = r[name]
   if not op then
-    local near = M.closest(name, r)
     return nil, ("resource '%s' of the %s API has no operation '%s'%s"):format(resource, api, name,
-      near and (" (did you mean '" .. near .. "'?)") or "")
+      suggest.hint(name, r))
   end
   return op
 end

@@ -12,6 +12,12 @@ M.TERMINAL = { success = true, failed = true, canceled = true }
 -- @param dag_run_id the run
 -- @param opts {timeout = 3600, interval = 1, max_interval = 30, on_poll = function(run)}
 -- @return the run (its `state` is terminal), or nil, err (kind "Timeout" when time ran out)
+---@param client airflow.Client
+---@param dag_id string
+---@param dag_run_id string
+---@param opts? { timeout?: number, interval?: number, max_interval?: number, on_poll?: fun(run: table) }
+---@return table|nil run
+---@return airflow.Error|nil err
 function M.wait_dag_run(client, dag_id, dag_run_id, opts)
   if type(dag_id) ~= "string" or type(dag_run_id) ~= "string" then
     error("airflow: wait_dag_run(dag_id, dag_run_id [, opts]) expects two strings", 2)

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "builder.h"
+#include "http_request.h"
+#include "http_response.h"
 #include "registry.h"
 #include "session.h"
 
@@ -580,6 +582,128 @@ static void test_builder(void)
     af_built_free(&b);
 }
 
+
+/* Feeds `raw` to a fresh parser in pieces of `step` bytes (0 = all at once); returns
+ * the last rc, with the body collected in *body. */
+static af_hresp_rc parse_in_steps(af_hresp *p, const char *raw, size_t len, size_t step, size_t max_head,
+                                  size_t max_body, af_buf *body, af_error *e)
+{
+    size_t i = 0;
+    af_hresp_rc rc = AF_HRESP_MORE;
+    af_hresp_init(p, max_head, max_body, 0);
+    af_buf_reset(body);
+    af_error_clear(e);
+    if (!step)
+        step = len ? len : 1;
+    while (i < len && rc == AF_HRESP_MORE) {
+        size_t n = len - i < step ? len - i : step;
+        rc = af_hresp_feed(p, raw + i, n, body, e);
+        i += n;
+    }
+    return rc;
+}
+
+/* The cosocket transport's HTTP/1.1 framing: request bytes, and the response parser
+ * fed in every split (one byte at a time, 7 bytes, all at once). */
+static void test_http1(void)
+{
+    static const struct {
+        const char *raw;
+        af_hresp_rc rc;      /* after all bytes */
+        af_errcode code;     /* when rc is ERROR */
+        int status;
+        const char *body;
+        int keep_alive;
+    } cases[] = {
+        {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  b \r\n\r\nhello", AF_HRESP_DONE, AF_OK, 200, "hello", 1},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n",
+         AF_HRESP_DONE, AF_OK, 200, "abcde", 1},
+        {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\nContent-Length: 2\n\nok", AF_HRESP_DONE, AF_OK, 201, "ok", 1},
+        {"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n", AF_HRESP_DONE, AF_OK, 204, "", 1},
+        {"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", AF_HRESP_DONE, AF_OK, 200, "x", 0},
+        {"HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n", AF_HRESP_DONE, AF_OK, 200, "", 0},
+        {"HTTP/1.1 200 OK\r\n\r\nuntil close", AF_HRESP_MORE, AF_OK, 200, "until close", 0},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", AF_HRESP_MORE, AF_OK, 200, "ab", 1},
+        {"HTTP/2 200\r\n\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
+        {"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
+        {"HTTP/1.1 200 OK\r\n folded\r\n\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
+        {"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", AF_HRESP_ERROR, AF_ERR_TOO_LARGE, 0, "", 0},
+        {"HTTP/1.1 200 OK\r\nX-Big: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+         AF_HRESP_ERROR, AF_ERR_TOO_LARGE, 0, "", 0},
+    };
+    static const size_t steps[] = {1, 7, 0};
+    size_t c, k;
+    af_hresp p;
+    af_buf body;
+    af_error e;
+    af_url_parts u;
+    af_buf out;
+    const char *hdrs[] = {"Authorization: Bearer t", "Content-Length: 99", "Accept: application/json"};
+    const char *bad[] = {"X: a\r\nInjected: 1"};
+
+    af_buf_init(&body, 0);
+    for (c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+            af_hresp_rc rc = parse_in_steps(&p, cases[c].raw, strlen(cases[c].raw), steps[k], 80, 50, &body, &e);
+            CHECK(rc == cases[c].rc, "case %zu step %zu: rc %d (%s)", c, steps[k], (int)rc, e.message);
+            if (rc == AF_HRESP_ERROR) {
+                CHECK(e.code == cases[c].code, "case %zu: code %s (%s)", c, af_error_name(e.code), e.message);
+            } else {
+                CHECK(p.status == cases[c].status, "case %zu: status %d", c, p.status);
+                CHECK(body.len == strlen(cases[c].body) && !memcmp(af_buf_cstr(&body), cases[c].body, body.len),
+                      "case %zu step %zu: body '%s'", c, steps[k], af_buf_cstr(&body));
+                if (rc == AF_HRESP_DONE)
+                    CHECK(p.keep_alive == cases[c].keep_alive, "case %zu: keep_alive %d", c, p.keep_alive);
+            }
+            af_hresp_free(&p);
+        }
+    }
+    /* bytes past the end of the response: not a connection to reuse */
+    CHECK(parse_in_steps(&p, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", 45, 0, 0, 0, &body, &e) ==
+              AF_HRESP_DONE && !p.keep_alive && body.len == 2, "bytes after the response");
+    CHECK(af_hresp_feed(&p, "x", 1, &body, &e) == AF_HRESP_ERROR, "feeding after the end must fail");
+    af_hresp_free(&p);
+    /* the end of the connection ends a close-delimited body, and truncates the others */
+    parse_in_steps(&p, "HTTP/1.1 200 OK\r\n\r\nab", 21, 0, 0, 0, &body, &e);
+    CHECK(af_hresp_eof(&p, &e) == AF_HRESP_DONE && body.len == 2, "close-delimited body: %s", e.message);
+    af_hresp_free(&p);
+    parse_in_steps(&p, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", 52, 0, 0, 0, &body, &e);
+    CHECK(af_hresp_eof(&p, &e) == AF_HRESP_ERROR && e.code == AF_ERR_RECV, "truncated chunked: %s",
+          af_error_name(e.code));
+    af_hresp_free(&p);
+    af_hresp_init(&p, 0, 0, 0);
+    CHECK(af_hresp_eof(&p, &e) == AF_HRESP_ERROR && e.code == AF_ERR_RECV && strstr(e.message, "without"),
+          "no response at all: %s", e.message);
+    af_hresp_free(&p);
+    af_buf_free(&body);
+
+    /* request bytes: framing headers are ours, the rest in order, no line break through */
+    af_buf_init(&out, 0);
+    CHECK(af_url_split("https://[::1]:8443/api/v2/dags?x=1#frag", &u, &e) == 0, "split: %s", e.message);
+    CHECK(u.tls && u.ipv6 && u.port == 8443 && !strcmp(u.host, "::1"), "parts: %s %d", u.host, u.port);
+    CHECK(af_http_request(&out, "POST", "https://[::1]:8443/api/v2/dags?x=1#frag", &u, 0, hdrs, 3, "{}", 2, &e) == 0,
+          "request: %s", e.message);
+    CHECK(!strcmp(af_buf_cstr(&out), "POST /api/v2/dags?x=1 HTTP/1.1\r\nHost: [::1]:8443\r\n"
+                                      "Authorization: Bearer t\r\nAccept: application/json\r\n"
+                                      "Content-Length: 2\r\nConnection: keep-alive\r\n\r\n{}"),
+          "bytes: %s", af_buf_cstr(&out));
+    af_buf_reset(&out);
+    CHECK(af_url_split("http://h", &u, &e) == 0 && u.port == 80 && u.default_port, "default port");
+    CHECK(af_http_request(&out, "GET", "http://h", &u, 0, bad, 1, NULL, 0, &e) == -1 && e.code == AF_ERR_INVALID,
+          "a line break in a header must be refused");
+    CHECK(af_url_split("http://user:pw@h/", &u, &e) == -1, "user info must be refused");
+    CHECK(af_url_split("ftp://h/", &u, &e) == -1, "other schemes must be refused");
+    CHECK(af_url_split("http://h:99999/", &u, &e) == -1, "port out of range must be refused");
+    af_buf_free(&out);
+}
+
 int main(void)
 {
     base = getenv("TEST_SERVER_URL");
@@ -589,6 +713,7 @@ int main(void)
         return 1;
     }
     test_builder();
+    test_http1();
     test_keepalive();
     test_post_body_no_expect();
     test_protocol();

@@ -1,8 +1,9 @@
--- lua-airflow inside nginx: the ngx transport and the gateway example, driven over
--- HTTP. Needs the servers tools/test-openresty starts (make test-openresty):
+-- lua-airflow inside nginx: the cosocket transport (and the opt-in subrequest one)
+-- and the gateway example, driven over HTTP. Needs the servers tools/test-openresty
+-- starts (make test-openresty):
 --   FAKE_AIRFLOW_URL       the fake Airflow
---   OPENRESTY_GATEWAY_URL  examples/openresty/nginx.conf (one worker)
---   OPENRESTY_TEST_URL     spec/openresty/nginx.conf (one worker)
+--   OPENRESTY_GATEWAY_URL  examples/openresty/nginx.conf (four workers)
+--   OPENRESTY_TEST_URL     spec/openresty/nginx.conf (four workers)
 --   OPENRESTY_TEST_LOG     that nginx's error log
 local core = require("airflow.core")
 local json = require("airflow.json")
@@ -102,7 +103,7 @@ describe("the gateway example (examples/openresty/nginx.conf)", function()
     assert.equal(404, res.status)
   end)
 
-  it("(a) serves 10 concurrent calls to a slow Airflow without blocking its one worker", function()
+  it("(a) serves 10 concurrent calls to a slow Airflow without blocking its workers", function()
     assert.is_string(run_id)
     env.fake_control("/_fake/config", '{"delay_ms": 200}')
     local url = gateway .. "/runs/example_etl/" .. escape(run_id)
@@ -208,21 +209,20 @@ describe("library calls inside nginx (spec/openresty/nginx.conf)", function()
       ("%d pages took %.3f s: not concurrent"):format(out.requests, out.seconds))
   end)
 
-  it("reuse connections to Airflow (the test conf's upstream block has keepalive)", function()
-    fresh_fake{ variables = 250 }
-    get_json(test_url .. "/collect") -- warm: token, idle connections
+  it("reuse connections to Airflow (the cosocket pool of each worker)", function()
+    fresh_fake()
     local before = env.fake_get("/_fake/stats")
-    get_json(test_url .. "/collect")
-    get_json(test_url .. "/collect")
+    local out = get_json(test_url .. "/keepalive")
     local after = env.fake_get("/_fake/stats")
     local requests = after.requests - before.requests
     local opened = after.connections - before.connections - 1 -- the stats call's own
     io.stderr:write(("[openresty] keepalive: %d new connections for %d requests\n"):format(opened, requests))
-    assert.is_true(requests >= 8)
-    assert.is_true(opened <= 4, ("%d connections for %d requests"):format(opened, requests))
+    assert.same({ ok = 20, transport = "ngx" }, out)
+    assert.equal(20, requests)
+    assert.is_true(opened <= 1, ("%d connections for %d requests"):format(opened, requests))
   end)
 
-  it("turn failures nginx made into transport errors, and keep Airflow's own as HTTP errors", function()
+  it("(subrequest opt-in) turn failures nginx made into transport errors, keep Airflow's as HTTP errors", function()
     fresh_fake()
     env.fake_control("/_fake/config", json.encode{
       delay = { path_prefix = "/api/v2/version", ms = 1500 },
@@ -246,7 +246,7 @@ describe("library calls inside nginx (spec/openresty/nginx.conf)", function()
     assert.is_true(out.retried.ok, out.retried.error and out.retried.error.detail)
 
     assert.equal("other", out.bad_location.code)
-    assert.matches("not set up for the ngx transport", out.bad_location.detail, 1, true)
+    assert.matches("not set up for the ngx_subrequest transport", out.bad_location.detail, 1, true)
 
     assert.same({ status = 200 }, out.extra_header)
     assert.equal("other", out.undeclared_header.code)
@@ -271,13 +271,126 @@ describe("library calls inside nginx (spec/openresty/nginx.conf)", function()
     assert.is_true(found)
   end)
 
-  it("(d) refuse to run in init_worker_by_lua and in timers, with a clear error", function()
+  it("(d) refuse to run in init_worker_by_lua with a clear error, and work in its timer", function()
     local fh = assert(io.open(test_log))
     local text = fh:read("a")
     fh:close()
     assert.matches("init_worker check: transport ngx: airflow: cannot make requests in nginx phase "
-      .. "'init_worker'", text, 1, true)
-    assert.matches("timer check: airflow: cannot make requests in nginx phase 'timer'", text, 1, true)
+      .. "'init_worker': cosockets are not available there", text, 1, true)
+    assert.matches("timer check: the call went through: %d", text)
+    assert.is_nil(text:find("timer check: airflow", 1, true))
+  end)
+
+  it("poll a run to success from an ngx.timer.at timer", function()
+    fresh_fake()
+    env.fake_control("/_fake/config", '{"run_ms": 50}')
+    local started = get_json(test_url .. "/timer_poll?dag_id=example_etl")
+    assert.is_true(started.started, started.error)
+    local result
+    local deadline = core.now() + 20
+    repeat -- wait for the condition: the timer's report in the shared dict
+      result = get_json(test_url .. "/timer_result?dag_run_id=" .. escape(started.dag_run_id)).result
+      if result == json.null then result = nil; core.sleep(0.05) end
+    until result or core.now() > deadline
+    assert.is_table(result, "the timer did not finish")
+    assert.same({ state = "success", phase = "timer" }, { state = result.state, phase = result.phase })
+    assert.is_true(result.polls >= 2)
+  end)
+
+  it("stream follow_log's NDJSON line by line", function()
+    fresh_fake()
+    env.fake_control("/_fake/config", '{"stream_line_ms": 40}')
+    local seq = seq_now()
+    local out = get_json(test_url .. "/follow_log?dag_id=example_etl&task_id=extract&dag_run_id="
+      .. escape("scheduled__2025-01-01T00:00:00+00:00"))
+    env.fake_control("/_fake/config", '{"stream_line_ms": 5}')
+    assert.is_nil(out.error, out.error and out.error.detail)
+    assert.is_true(out.count >= 3, "too few lines to tell")
+    assert.equal(out.count, #out.lines)
+    local span = out.times[#out.times] - out.times[1]
+    io.stderr:write(("[openresty] follow_log: %d lines, first at %.3f s, last at %.3f s\n")
+      :format(out.count, out.times[1], out.times[#out.times]))
+    -- the fake sends a line every 40 ms: buffered, all lines would arrive at once
+    assert.is_true(span >= (out.count - 1) * 0.04 * 0.5, ("lines arrived within %.3f s: not streamed"):format(span))
+    local streamed = 0
+    for _, e in ipairs(requests_since(seq)) do
+      if e.path:find("/logs/", 1, true) then
+        streamed = streamed + 1
+        assert.equal("application/x-ndjson", e.headers.accept)
+      end
+    end
+    assert.equal(1, streamed)
+  end)
+
+  it("fail with typed errors: refused, silent, slow, reset, truncated, huge headers, TLS", function()
+    local out = get_json(test_url .. "/cosocket")
+    assert.equal("connect", out.refused.code)
+    for _, name in ipairs{ "silent", "hang_body", "drip" } do
+      assert.equal("timeout", out[name].code, name)
+      assert.equal("Timeout", out[name].kind, name)
+      assert.is_true(out[name].seconds >= 0.45 and out[name].seconds < 1.5,
+        ("%s: the 0.5 s timeout fired after %.3f s"):format(name, out[name].seconds))
+    end
+    assert.equal(200, out.per_request.status, out.per_request.detail)
+    assert.equal("recv", out.reset.code)
+    assert.equal("recv", out.truncated_chunked.code)
+    assert.equal("too_large", out.huge_header.code)
+    assert.same({ status = 200, body = "aaaaaaabbbbbbbcccccccdddddddeeeeeee" }, -- 5 chunks of 7 bytes
+      { status = out.chunked.status, body = out.chunked.body })
+    assert.equal("too_large", out.small_limit.code)
+    assert.equal("abc-123", out.headers["x-request-id"])
+    assert.matches("^lua%-airflow/", out.headers["user-agent"])
+    assert.equal("Bearer t", out.headers.authorization)
+    assert.is_false(out.injection[1])
+    assert.matches("line break", out.injection[2], 1, true)
+    assert.equal(200, out.tls_ok.status, out.tls_ok.detail)
+    assert.equal("tls", out.tls_wrong_host.code, out.tls_wrong_host.detail)
+    assert.equal("tls", out.tls_self_signed.code)
+    assert.matches("lua_ssl_trusted_certificate", out.tls_self_signed.detail, 1, true)
+    assert.equal(200, out.tls_unverified.status, out.tls_unverified.detail)
+    assert.equal("other", out.negotiate.code)
+    assert.matches("negotiate", out.negotiate.detail, 1, true)
+    assert.is_false(out.ca_file[1])
+    assert.matches("lua_ssl_trusted_certificate", out.ca_file[2], 1, true)
+  end)
+
+  it("share one token between 4 workers: one /auth/token per token lifetime", function()
+    fresh_fake()
+    -- tokens live 34 s; the client renews 30 s before exp: a 4 s lifetime here
+    env.fake_control("/_fake/config", '{"token_ttl": 34}')
+    local function burst()
+      local reqs = {}
+      for i = 1, 200 do reqs[i] = { method = "GET", url = test_url .. "/shared_token" } end
+      local s = core.session{ timeout = 30 }
+      local t0 = core.now()
+      local responses, errors = s:request_many(reqs, 16)
+      local elapsed = core.now() - t0
+      s:close()
+      local workers, n = {}, 0
+      for i = 1, #reqs do
+        assert.is_truthy(responses[i], errors[i] and errors[i].message)
+        local body = json.decode(responses[i].body)
+        assert.is_true(body.ok, body.error and body.error.detail)
+        if not workers[body.worker] then workers[body.worker], n = true, n + 1 end
+      end
+      return elapsed, n
+    end
+    local t0 = core.now()
+    local elapsed, workers = burst()
+    local first = env.fake_get("/_fake/stats").token_requests
+    io.stderr:write(("[openresty] shared token: 200 calls over %d workers in %.3f s, %d /auth/token\n")
+      :format(workers, elapsed, first))
+    assert.is_true(elapsed < 3.5, "the first burst outlived the token: inconclusive")
+    assert.is_true(workers >= 2, "one worker served everything")
+    assert.equal(1, first)
+    -- once the token is due for renewal, one worker renews it for all
+    while core.now() - t0 < 4.5 do core.sleep(0.1) end -- the token's lifetime passing
+    elapsed = burst()
+    local second = env.fake_get("/_fake/stats").token_requests
+    io.stderr:write(("[openresty] shared token, renewed: %.3f s, %d /auth/token in all\n"):format(elapsed, second))
+    assert.is_true(elapsed < 3.5, "the second burst outlived the token: inconclusive")
+    assert.equal(2, second)
+    env.fake_control("/_fake/config", '{"token_ttl": 3600}')
   end)
 end)
 

@@ -259,11 +259,14 @@ function M.operations(ctx, words)
   return util.EXIT.ok
 end
 
---- `completion bash`.
+--- `completion bash|zsh|fish`.
 function M.completion(ctx, words)
-  need_words(words, 1, "completion bash")
-  if words[2] ~= "bash" then util.usage("only bash completion is available (airflow-lua completion bash)") end
-  ctx.out:write(completion.BASH)
+  need_words(words, 1, "completion bash|zsh|fish")
+  local script = completion.SCRIPTS[words[2]]
+  if not script then
+    util.usage("no completion for '%s': choose %s", tostring(words[2]), table.concat(completion.SHELLS, ", "))
+  end
+  ctx.out:write(script)
   return util.EXIT.ok
 end
 

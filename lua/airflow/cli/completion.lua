@@ -1,6 +1,7 @@
---- Shell completion: the bash script `airflow-lua completion bash` prints, and the
--- hidden `__complete` command it calls (resources, operations, `name=` parameters,
--- enum values, options and their values).
+--- Shell completion: the bash, zsh and fish scripts `airflow-lua completion SHELL`
+-- prints, and the hidden `__complete` command they all call (resources, operations,
+-- `name=` parameters, enum values, options and their values), so that every shell
+-- completes from the same registry view.
 -- @module airflow.cli.completion
 local registry = require("airflow.registry")
 local args = require("airflow.cli.args")
@@ -9,7 +10,11 @@ local help = require("airflow.cli.help")
 
 local M = {}
 
-M.BASH = [==[
+--- The completion script of each shell, by name. Each one hands the line up to the
+-- cursor to `airflow-lua __complete` and offers what it prints.
+M.SCRIPTS = {}
+
+M.SCRIPTS.bash = [==[
 # bash completion for airflow-lua: eval "$(airflow-lua completion bash)"
 _airflow_lua_complete() {
   local IFS=$'\n' out
@@ -22,6 +27,41 @@ _airflow_lua_complete() {
 }
 complete -o default -F _airflow_lua_complete airflow-lua
 ]==]
+
+M.SCRIPTS.zsh = [==[
+#compdef airflow-lua
+# zsh completion for airflow-lua: source <(airflow-lua completion zsh) after compinit,
+# or save it as _airflow-lua in a directory of $fpath.
+_airflow_lua() {
+  local line="${(j: :)words[1,CURRENT-1]} $PREFIX"
+  local -a out eq plain
+  out=("${(@f)$(AIRFLOW_LUA_COMPLETE_LINE="$line" "${words[1]}" __complete 2>/dev/null)}")
+  out=(${out:#})
+  [[ $PREFIX == *=* ]] && compset -P '*='
+  eq=(${(M)out:#*=})
+  plain=(${out:#*=})
+  (( ${#plain} )) && compadd -a plain
+  (( ${#eq} )) && compadd -S '' -a eq
+  return 0
+}
+if (( $+functions[compdef] )); then compdef _airflow_lua airflow-lua; fi
+]==]
+
+M.SCRIPTS.fish = [==[
+# fish completion for airflow-lua: airflow-lua completion fish | source
+function __airflow_lua_complete
+    set -l cmd (commandline -opc)[1]
+    set -l pre (string match -r -- '^(?:--)?[A-Za-z_][A-Za-z0-9_-]*=' (commandline -ct))
+    set -q pre[1]; or set pre ''
+    for c in (env AIRFLOW_LUA_COMPLETE_LINE=(commandline -cp) $cmd __complete 2>/dev/null)
+        echo $pre$c
+    end
+end
+complete -c airflow-lua -f -a '(__airflow_lua_complete)'
+]==]
+
+--- The shells with a completion script, in the order help lists them.
+M.SHELLS = { "bash", "zsh", "fish" }
 
 local VALUES = {
   output = output.FORMATS,
@@ -136,7 +176,7 @@ local function candidates(words, current, getenv)
       table.sort(ops)
       return ops, current
     end
-    if pos[1] == "completion" then return { "bash" }, current end
+    if pos[1] == "completion" then return M.SHELLS, current end
     return {}, current
   end
   local op = r and r[pos[2]]

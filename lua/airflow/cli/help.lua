@@ -34,7 +34,7 @@ M.COMMANDS = {
   version = { usage = "version [--client]", summary = "print the client's (and the server's) version",
     flags = { client = true } },
   operations = { usage = "operations", summary = "list every \"resource operation\" pair, one per line", flags = {} },
-  completion = { usage = "completion bash", summary = "print a bash completion script", flags = {} },
+  completion = { usage = "completion bash|zsh|fish", summary = "print a shell completion script", flags = {} },
 }
 M.COMMAND_ORDER = { "trigger", "pause", "unpause", "logs", "wait", "login", "version", "operations", "completion" }
 

@@ -1,7 +1,7 @@
 --- Small helpers shared by the command-line modules: failures with an exit code,
 -- "did you mean" suggestions, shell quoting and file reading.
 -- @module airflow.cli.util
-local registry = require("airflow.registry")
+local suggest = require("airflow.suggest")
 
 local M = {}
 
@@ -29,19 +29,11 @@ function M.is_failure(v)
   return getmetatable(v) == Failure
 end
 
---- " (did you mean 'x'?)" for the candidate closest to name, or "".
+--- " (did you mean 'x'?)" naming every candidate equally close to name, or "".
 -- @param name the misspelt name
 -- @param candidates an array of names or a table whose keys are names
 function M.suggest(name, candidates)
-  if #candidates == 0 then
-    -- a set: sorted, so that ties between equally close names resolve the same way every time
-    local keys = {}
-    for k in pairs(candidates) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    candidates = keys
-  end
-  local near = registry.closest(name, candidates)
-  return near and (" (did you mean '" .. near .. "'?)") or ""
+  return suggest.hint(name, candidates)
 end
 
 --- The exit code for an airflow.Error: 130 when Ctrl-C ended it (as a shell reports

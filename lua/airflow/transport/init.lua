@@ -31,7 +31,7 @@
 local M = {}
 
 --- The transports that come with the library, by name.
-M.BUILTIN = { "curl", "ngx" }
+M.BUILTIN = { "curl", "ngx", "ngx_subrequest" }
 
 --- The error codes a transport returns.
 M.ERROR_CODES = { "timeout", "connect", "resolve", "tls", "too_large", "send", "recv", "protocol",
@@ -59,7 +59,8 @@ function M.options()
 end
 
 --- The name of the transport to use when none is given: inside nginx (OpenResty)
--- the non-blocking "ngx" one, since libcurl would block the worker; "curl" elsewhere.
+-- the non-blocking "ngx" one (cosockets), since libcurl would block the worker;
+-- "curl" elsewhere.
 function M.default_name()
   local ngx = rawget(_G, "ngx")
   if type(ngx) == "table" and type(ngx.get_phase) == "function" then return "ngx" end
@@ -91,7 +92,7 @@ function M.check(t, level)
 end
 
 --- Creates a built-in transport by name.
--- @param name "curl" or "ngx"
+-- @param name "curl", "ngx" or "ngx_subrequest"
 -- @param opts the client options
 -- @return the transport, or nil, err ({code, message})
 function M.new(name, opts)

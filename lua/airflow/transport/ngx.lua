@@ -1,303 +1,462 @@
 -- luacheck: globals ngx
---- A non-blocking transport for OpenResty / nginx with lua-nginx-module.
+--- The transport inside nginx (OpenResty / lua-nginx-module), the default there:
+-- cosockets (`ngx.socket.tcp`), so a request yields to nginx's event loop instead
+-- of blocking the worker, and nothing is needed in nginx.conf.
 --
--- Each request is an nginx subrequest (`ngx.location.capture`) to an internal
--- location (`/_airflow_upstream` by default, option `ngx_location`) that
--- `proxy_pass`es to Airflow: nginx does the connection, keep-alive and TLS, and
--- the calling coroutine yields instead of blocking the worker. Concurrent
--- requests (`request_many`, used by `client:collect`) run in `ngx.thread`s.
+-- It works wherever cosockets do: the rewrite, access and content phases and
+-- `ngx.timer.at` timers (so background work started from init_worker_by_lua runs
+-- in a timer); elsewhere (init_worker itself, header/body filters, log) a request
+-- raises an error saying so. lua-resty-http is not packaged in Debian, so the
+-- HTTP/1.1 framing is ours, and in C like everywhere else: airflow.core's
+-- `http_request` writes the request bytes and its `http_parser` is fed what the
+-- socket receives (status line, headers, Content-Length, chunked, size limits);
+-- only the socket calls, which yield, are here.
 --
--- The transport fills these nginx variables of the subrequest (the location
--- must declare them with `set`, see examples/openresty/nginx.conf):
---
---   $airflow_url   the full target URL (scheme://host:port/path?query)
---   $airflow_uri   its path and query, for `proxy_pass http://<upstream>$airflow_uri`
---   $airflow_host  its host[:port], for `proxy_set_header Host` with an upstream block
---   $airflow_h_<name>  one per request header, the name lower-cased with '-' as '_':
---                  $airflow_h_authorization, $airflow_h_accept, $airflow_h_content_type
---                  and $airflow_h_user_agent are always set ("" = no header).
---
--- The location must use `proxy_pass_request_headers off`, so that none of the
--- parent request's headers (its Authorization, Cookie, ...) reach Airflow, and
--- send only `proxy_set_header Name $airflow_h_<name>` headers. A request with
--- another header (say X-Request-Id) fails with a transport error naming the
--- variable to declare (`set $airflow_h_x_request_id "";` plus its
--- proxy_set_header; `uninitialized_variable_warn off;` keeps requests without it
--- quiet). Hop-by-hop headers (Content-Length, Connection, ...) are nginx's.
---
--- Subrequests cannot stream: `stream` is not offered (logs are read page by page)
--- and `negotiate` (Kerberos) credentials are refused.
---
--- Failures that nginx itself produced (connection refused, upstream timeout, no
--- resolver, a response cut short) come back from the subrequest with
--- `res.truncated` set, an empty body and nginx's status (502, 504, 500): those
--- become transport errors (`connect`, `timeout`, `other`, `recv`). A 502 or 504
--- that Airflow (or a proxy in front of it) sent is complete, so it stays an HTTP
--- response. The client's `timeout` option is not applied per request: nginx's
--- `proxy_connect_timeout` / `proxy_read_timeout` in the location are.
---
--- Requests are possible in the rewrite, access and content phases only
--- (subrequests need a request); elsewhere `request` raises an error.
+-- Per request: the client's `timeout` bounds the whole exchange (a stream: each
+-- wait for data), `connect_timeout` the connection. Connections are kept alive in
+-- nginx's per-worker pool, one pool per scheme, host and port (options
+-- `pool_size`, `keepalive_timeout`). https verifies the server's certificate and
+-- name by default against nginx's `lua_ssl_trusted_certificate` (SNI is sent).
+-- Many requests at once run in `ngx.thread`s. Not offered here: `ca_file` and
+-- client certificates (nginx.conf owns TLS trust), proxies, gzip, redirects (a 3xx
+-- comes back as the response) and Kerberos.
 -- @module airflow.transport.ngx
+
+local core = require("airflow.core")
 
 local M = {}
 M.__index = M
 
---- The client options this transport reads (name -> type).
-M.OPTIONS = { ngx_location = "string", user_agent = "string" }
-
---- The default internal location.
-M.DEFAULT_LOCATION = "/_airflow_upstream"
-
---- The body the location answers (status 599) when `$airflow_url` is empty: the
--- transport's one-time check that its location exists and is the right one.
-M.PROBE_BODY = "airflow-ngx-probe"
-
-local REQUEST_PHASES = { rewrite = true, access = true, content = true }
-
--- Headers nginx writes itself: never passed on.
-local HOP_BY_HOP = {
-  ["content-length"] = true, ["transfer-encoding"] = true, connection = true,
-  ["keep-alive"] = true, te = true, upgrade = true, expect = true,
+--- The client options this transport reads (name -> Lua type).
+M.OPTIONS = {
+  timeout = "number", connect_timeout = "number", verify_tls = "boolean",
+  max_body_bytes = "number", user_agent = "string", pool_size = "number", keepalive_timeout = "number",
 }
 
--- Header variables always set, so that the location may use them unconditionally.
-local STANDARD = { "authorization", "accept", "content_type", "user_agent" }
+-- Client options that cannot be honoured here: refused rather than ignored, since
+-- ignoring ca_file or proxy would silently change where or how trust goes.
+local REFUSED = {
+  ca_file = "set lua_ssl_trusted_certificate in nginx.conf instead",
+  ca_path = "set lua_ssl_trusted_certificate in nginx.conf instead",
+  cert_file = "client certificates are not supported by the ngx transport",
+  key_file = "client certificates are not supported by the ngx transport",
+  proxy = "proxies are not supported by the ngx transport",
+}
 
-local probed = {} -- location -> true once checked (per worker)
+local DEFAULTS = { timeout = 30, connect_timeout = 10, max_body_bytes = 256 * 1024 * 1024, pool_size = 32,
+  keepalive_timeout = 60 }
+local READ_SIZE = 65536
+
+-- The phases where cosockets exist.
+local COSOCKET_PHASES = { rewrite = true, access = true, content = true, timer = true,
+  ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true }
 
 local function in_nginx()
-  return type(ngx) == "table" and type(ngx.get_phase) == "function" and type(ngx.location) == "table"
+  return type(ngx) == "table" and type(ngx.socket) == "table" and type(ngx.get_phase) == "function"
 end
 
 local function check_phase()
   local phase = ngx.get_phase()
-  if not REQUEST_PHASES[phase] then
-    error(("airflow: cannot make requests in nginx phase '%s': the ngx transport needs a "
-      .. "request (rewrite, access or content phase, e.g. content_by_lua); "
-      .. "pass transport = \"curl\" only if blocking the worker is acceptable"):format(tostring(phase)), 0)
+  if not COSOCKET_PHASES[phase] then
+    error(("airflow: cannot make requests in nginx phase '%s': cosockets are not available there; "
+      .. "run the call from a timer (ngx.timer.at(0, function() ... end)) or a request handler")
+      :format(tostring(phase)), 0)
   end
-end
-
-local method_ids
-local function method_id(name)
-  if not method_ids then
-    method_ids = {
-      GET = ngx.HTTP_GET, HEAD = ngx.HTTP_HEAD, POST = ngx.HTTP_POST, PUT = ngx.HTTP_PUT,
-      DELETE = ngx.HTTP_DELETE, OPTIONS = ngx.HTTP_OPTIONS, PATCH = ngx.HTTP_PATCH,
-    }
-  end
-  return method_ids[name]
 end
 
 local function fail(code, fmt, ...)
   return nil, { code = code, message = fmt:format(...) }
 end
 
---- Creates a transport.
--- @param opts {ngx_location = "/_airflow_upstream", user_agent = "..."}; other
---   client options are ignored
--- @return the transport, or nil, err
+local function opt_number(opts, name, max)
+  local v = opts[name]
+  if v == nil then return DEFAULTS[name] end
+  if type(v) ~= "number" or v ~= v or v < 0 or v > max then
+    error(("airflow: option '%s' must be a number from 0 to %d"):format(name, max), 4)
+  end
+  return v
+end
+
+--- Creates a transport from the client options (M.OPTIONS are read; REFUSED ones raise).
+-- @return the transport, or nil, err outside nginx
 function M.new(opts)
   opts = opts or {}
   if not in_nginx() then
     return fail("other", "the ngx transport runs only inside nginx with lua-nginx-module (OpenResty)")
   end
-  local location = opts.ngx_location or M.DEFAULT_LOCATION
-  if type(location) ~= "string" or location:sub(1, 1) ~= "/" then
-    return fail("other", "ngx_location must be a location URI starting with '/', got %s", tostring(location))
+  for name, why in pairs(REFUSED) do
+    if opts[name] ~= nil then error(("airflow: option '%s' is not used inside nginx: %s"):format(name, why), 3) end
   end
-  return setmetatable({ name = "ngx", location = location, user_agent = opts.user_agent or "" }, M)
+  if opts.compressed then error("airflow: option 'compressed' is not supported by the ngx transport", 3) end
+  local max_body = opts.max_body_bytes
+  if max_body == false then max_body = 0 else max_body = opt_number(opts, "max_body_bytes", 2 ^ 53) end
+  local self = setmetatable({
+    name = "ngx",
+    timeout_ms = opt_number(opts, "timeout", 2147483) * 1000,
+    connect_ms = opt_number(opts, "connect_timeout", 2147483) * 1000,
+    verify = opts.verify_tls ~= false,
+    max_body = max_body,
+    pool_size = opt_number(opts, "pool_size", 100000),
+    keepalive_ms = opt_number(opts, "keepalive_timeout", 86400) * 1000,
+    lines = {}, -- extra header lines: User-Agent, then Authorization when set
+    pools = {}, -- connect options per pool
+    parsers = {}, -- idle response parsers, reused
+  }, M)
+  self.parse_opts = { max_body = self.max_body }
+  if self.timeout_ms == 0 then self.timeout_ms = 2147483000 end
+  if self.connect_ms == 0 then self.connect_ms = self.timeout_ms end
+  self.ua_line = "User-Agent: " .. (opts.user_agent or "lua-airflow")
+  return self
 end
 
 --- Applies credentials: {kind = "none"|"basic"|"bearer"|"negotiate", user, secret}.
 function M:set_auth(auth)
+  if auth == self.applied then return end
+  self.applied = auth
   local kind = auth and auth.kind or "none"
   self.unsupported_auth = nil
+  self.auth_line = nil
   if kind == "basic" then
-    self.authorization = "Basic " .. ngx.encode_base64((auth.user or "") .. ":" .. (auth.secret or ""))
+    self.auth_line = "Authorization: Basic " .. ngx.encode_base64((auth.user or "") .. ":" .. (auth.secret or ""))
   elseif kind == "bearer" then
-    self.authorization = "Bearer " .. (auth.secret or "")
-  elseif kind == "none" then
-    self.authorization = nil
-  else
-    self.authorization = nil
+    self.auth_line = "Authorization: Bearer " .. (auth.secret or "")
+  elseif kind ~= "none" then
     self.unsupported_auth = kind
   end
 end
 
--- scheme://host[:port][/path][?query] -> url, host, path+query
-local function split_url(url)
-  local scheme, host, rest = url:match("^(%a[%w+.-]*)://([^/?#]+)(.*)$")
-  if not scheme then return nil end
-  rest = rest:gsub("#.*$", "")
-  if rest == "" then
-    rest = "/"
-  elseif rest:sub(1, 1) == "?" then
-    rest = "/" .. rest
-  end
-  return host, rest
+-- The extra header lines of a request (the array is reused: core copies the lines).
+function M:extra_lines(no_auth)
+  local lines = self.lines
+  lines[1] = self.ua_line
+  lines[2] = (not no_auth) and self.auth_line or nil
+  return lines
 end
 
-local function add_header(vars, name, value, extra)
-  if type(name) ~= "string" or not name:match("^[%w!#$%%&'*+.^_`|~-]+$") then
-    return nil, ("invalid header name %q"):format(tostring(name))
-  end
-  value = tostring(value)
-  if value:find("[\r\n]") then
-    return nil, ("header '%s' contains a line break"):format(name)
-  end
-  local lower = name:lower()
-  if HOP_BY_HOP[lower] then return true end
-  if lower == "host" then
-    vars.airflow_host = value
-    return true
-  end
-  local key = lower:gsub("[^%w]", "_")
-  local var = "airflow_h_" .. key
-  if vars[var] == nil then extra[#extra + 1] = var end
-  vars[var] = value
-  return true
+-- nginx's cosocket error text -> transport error code.
+local function code_of(err, default)
+  if err == "timeout" then return "timeout" end
+  if err:find("resolve", 1, true) or err:find("resolver", 1, true) then return "resolve" end
+  return default
 end
 
---- The options of the subrequest for one transport request, or nil, err.
-function M:capture_options(req)
-  if self.unsupported_auth and not req.no_auth then
-    return fail("other", "'%s' authentication is not supported by the ngx transport", self.unsupported_auth)
+local function tls_message(err, host, verify)
+  local msg = ("TLS handshake with %s failed: %s"):format(host, err)
+  if verify and (err:find("issuer", 1, true) or err:find("self.signed") or err:find("verify", 1, true)) then
+    msg = msg .. " (the certificate is verified against nginx's lua_ssl_trusted_certificate: set it "
+      .. "to the CA bundle that signed Airflow's certificate, and lua_ssl_verify_depth for chains)"
   end
-  local method = req.method or "GET"
-  local id = method_id(method)
-  if not id then return fail("other", "method %s is not supported by ngx.location.capture", tostring(method)) end
-  local url = req.url
-  if type(url) ~= "string" then return fail("other", "request without a URL") end
-  local host, uri = split_url(url)
-  if not host then return fail("other", "not an absolute URL: %s", url) end
-  local vars = { airflow_url = url, airflow_uri = uri, airflow_host = host }
-  for _, k in ipairs(STANDARD) do vars["airflow_h_" .. k] = "" end
-  vars.airflow_h_user_agent = self.user_agent
-  if self.authorization and not req.no_auth then vars.airflow_h_authorization = self.authorization end
-  local extra = {}
-  local headers = req.headers
-  if type(headers) == "table" then
-    for k, v in pairs(headers) do
-      local ok, why
-      if type(k) == "number" then
-        local name, value = tostring(v):match("^%s*([^:]+):%s*(.-)%s*$")
-        if not name then return fail("other", "invalid header line %q", tostring(v)) end
-        ok, why = add_header(vars, name, value, extra)
-      else
-        ok, why = add_header(vars, k, v, extra)
-      end
-      if not ok then return fail("other", "%s", why) end
-    end
-  end
-  local body = req.body
-  if body ~= nil and type(body) ~= "string" then return fail("other", "the body must be a string") end
-  -- without a body, POST and PUT subrequests would inherit the parent request's body
-  if body == nil and (method == "POST" or method == "PUT" or method == "PATCH") then body = "" end
-  return { method = id, body = body, vars = vars }, extra
+  return msg
 end
 
--- Turns a capture result into a response, or nil, err for failures nginx made.
-local function to_response(res, method, url)
-  local status = res.status
-  if res.truncated then
-    if status == 504 then
-      return fail("timeout", "nginx timed out waiting for Airflow (%s %s; proxy timeouts of the location)",
-        method, url)
-    elseif status == 502 or status == 503 then
-      return fail("connect", "nginx got no valid response from Airflow (%d for %s %s; see the nginx error log)",
-        status, method, url)
-    elseif status >= 500 or status == 0 then
-      return fail("other", "nginx failed the subrequest (%d for %s %s; see the nginx error log)",
-        status, method, url)
-    end
-    return fail("recv", "the response to %s %s was cut short (status %d)", method, url, status)
-  end
-  if status == 0 then return fail("other", "the subrequest for %s %s did not complete", method, url) end
-  local headers = {}
-  for k, v in pairs(res.header or {}) do
-    if type(v) == "table" then v = table.concat(v, ", ") end
-    headers[k:lower()] = v
-  end
-  return { status = status, headers = headers, body = res.body or "" }
+-- Where to connect for a URL's host: IPv6 literals in brackets, and "localhost" as
+-- the loopback address (RFC 6761), since nginx's resolver does not read /etc/hosts.
+-- TLS still checks the certificate against the URL's own host name.
+local function connect_address(host)
+  if host:find(":", 1, true) then return "[" .. host .. "]" end
+  if host:lower() == "localhost" then return "127.0.0.1" end
+  return host
 end
 
---- Checks once per worker that the location exists and is the transport's.
-function M:probe()
-  if probed[self.location] then return true end
-  local ok, res = pcall(ngx.location.capture, self.location, { vars = { airflow_url = "" } })
-  if ok and res.status == 599 and res.body == M.PROBE_BODY then
-    probed[self.location] = true
-    return true
+-- Opens (or takes from the pool) a connection; returns sock, reused or nil, err.
+function M:connect(host, port, tls, deadline)
+  local sock = ngx.socket.tcp()
+  local budget = math.max(1, math.min(self.connect_ms, (deadline - ngx.now()) * 1000))
+  sock:settimeouts(budget, self.timeout_ms, self.timeout_ms)
+  local key = (tls and (self.verify and "https:" or "https-noverify:") or "http:") .. host .. ":" .. port
+  local pool = self.pools[key]
+  if not pool then
+    pool = { pool = key, pool_size = self.pool_size }
+    self.pools[key] = pool
   end
-  return fail("other", "nginx location %s is not set up for the ngx transport (%s): it must declare "
-    .. "the $airflow_* variables and answer `if ($airflow_url = \"\") { return 599 \"%s\"; }`; "
-    .. "see examples/openresty/nginx.conf", self.location,
-    ok and ("it answered " .. tostring(res.status)) or tostring(res), M.PROBE_BODY)
-end
-
-local function send(self, req)
-  local opts, extra = self:capture_options(req)
-  if not opts then return nil, extra end
-  local method, url = req.method or "GET", req.url
-  local ok, res = pcall(ngx.location.capture, self.location, opts)
+  local ok, err = sock:connect(connect_address(host), port, pool)
   if not ok then
-    if #extra > 0 then
-      return fail("other", "nginx refused the subrequest for %s %s: a header other than Authorization, "
-        .. "Accept, Content-Type and User-Agent needs `set $%s \"\";` and a matching proxy_set_header in "
-        .. "the configuration (%s)", method, url, extra[1], tostring(res))
-    end
-    return fail("other", "nginx refused the subrequest for %s %s: %s", method, url, tostring(res))
+    local code = code_of(err, "connect")
+    return fail(code, "cannot connect to %s:%d: %s%s", host, port, err,
+      code == "resolve" and " (nginx resolves names with its `resolver` directive, not /etc/hosts)" or "")
   end
-  return to_response(res, method, url)
+  local reused = sock:getreusedtimes() > 0
+  if tls and not reused then
+    local session, herr = sock:sslhandshake(nil, host, self.verify)
+    if not session then
+      sock:close()
+      if herr == "timeout" then return fail("timeout", "TLS handshake with %s timed out", host) end
+      return fail("tls", "%s", tls_message(herr, host, self.verify))
+    end
+  end
+  return sock, reused
+end
+
+-- Waits for the next data on sock, with the time left; returns data or nil, err.
+local function receive(sock, deadline)
+  local left = (deadline - ngx.now()) * 1000
+  if left <= 0 then return nil, "timeout" end
+  sock:settimeout(math.max(1, left))
+  return sock:receiveany(READ_SIZE)
+end
+
+-- A failed read, as a transport error (the parser decides what a close means).
+local function read_error(parser, err, host)
+  if err == "closed" then
+    local _, perr = parser:eof()
+    return nil, perr
+  end
+  if err == "timeout" then return fail("timeout", "no answer from %s in time", host) end
+  return fail("recv", "reading the response from %s failed: %s", host, err)
+end
+
+local RETRY = {} -- a pooled connection was found closed: try once more on a new one
+
+-- Sends the request on `sock` and reads up to the response head (streaming) or its
+-- end. `may_retry`: a pooled connection, so a close before any answer is RETRY.
+-- @return sock (false once the response is complete and the connection released),
+--   parser, the first body bytes | nil, err | RETRY
+local function try_once(self, sock, may_retry, bytes, parser, host, wait_until, streaming)
+  local ok, serr = sock:send(bytes)
+  if not ok then
+    sock:close()
+    if may_retry then return RETRY end
+    return fail(code_of(serr, "send"), "sending the request to %s failed: %s", host, serr)
+  end
+  local got = false
+  while true do
+    local data, err = receive(sock, wait_until())
+    if not data then
+      sock:close()
+      if err == "closed" and not got and may_retry then return RETRY end
+      return read_error(parser, err, host)
+    end
+    got = true
+    local chunk, done = parser:feed(data)
+    if not chunk then
+      sock:close()
+      return nil, done
+    end
+    if done then
+      self:release(sock, parser)
+      return false, parser, chunk
+    end
+    if streaming and parser:response() then return sock, parser, chunk end
+  end
+end
+
+-- Connects (or takes a pooled connection), sends the request and reads the
+-- response head (a stream) or the whole response. The client's timeout bounds the
+-- whole exchange; for a stream, each wait for data.
+-- @return as try_once, never RETRY
+function M:exchange(req, streaming)
+  check_phase()
+  if self.unsupported_auth and not req.no_auth then
+    return fail("other", "'%s' authentication (Kerberos) is not supported by the ngx transport; "
+      .. "use transport = \"curl\" (blocking) for it", self.unsupported_auth)
+  end
+  local bytes, host, port, tls = core.http_request(req, self:extra_lines(req.no_auth))
+  local timeout = req.timeout or self.timeout_ms / 1000
+  local deadline = ngx.now() + timeout
+  local function wait_until()
+    return streaming and ngx.now() + timeout or deadline
+  end
+  for attempt = 1, 2 do
+    local sock, reused = self:connect(host, port, tls, deadline)
+    if not sock then return nil, reused end
+    local parser = self:parser(streaming, req.method == "HEAD")
+    local r1, r2, r3 = try_once(self, sock, reused and attempt == 1, bytes, parser, host, wait_until,
+      streaming)
+    if r1 ~= RETRY then return r1, r2, r3 end
+  end
+  return fail("recv", "the connection to %s closed before the response", host)
+end
+
+-- A response parser for one exchange: an idle one restarted, or a new one.
+function M:parser(streaming, head)
+  local opts = self.parse_opts
+  if streaming or head then opts = { max_body = streaming and 0 or self.max_body, head = head, stream = streaming } end
+  local parser = table.remove(self.parsers)
+  if parser then return parser:reset(opts) end
+  return core.http_parser(opts)
+end
+
+-- Gives a connection back to the pool when the response left it clean, else closes it.
+function M:release(sock, parser)
+  if parser:keepalive() then
+    sock:setkeepalive(self.keepalive_ms, self.pool_size)
+  else
+    sock:close()
+  end
 end
 
 --- Performs one request (yields; the worker goes on serving others).
+-- @return {status, headers, body, http_version} or nil, err
 function M:request(req)
-  check_phase()
-  local ok, perr = self:probe()
-  if not ok then return nil, perr end
-  return send(self, req)
+  local sock, parser = self:exchange(req, false)
+  if sock == nil then return nil, parser end
+  local res = parser:response()
+  local idle = self.parsers
+  if #idle < 16 then idle[#idle + 1] = parser end
+  return res
 end
 
---- Performs many requests, at most `concurrency` at once (light threads, each
--- taking the next request when it is done); results in input order.
--- @return responses (response or false each), errors (err or nil each)
-function M:request_many(reqs, concurrency)
-  check_phase()
+-- Runs `concurrency` light threads, each taking the next request when it is done
+-- and handing (i, response, err) to `deliver`. A Lua error in one (a malformed
+-- request: a programming mistake) is raised here once all have stopped.
+local function run_threads(self, reqs, concurrency, deliver)
   local n = #reqs
-  local responses, errors = {}, {}
-  local ok, perr = self:probe()
-  if not ok then
-    for i = 1, n do responses[i], errors[i] = false, perr end
-    return responses, errors
-  end
   local next_index = 0
   local function worker()
     while true do
       next_index = next_index + 1
       local i = next_index
       if i > n then return end
-      local res, err = send(self, reqs[i])
-      responses[i] = res or false
-      errors[i] = err
+      local res, err = self:request(reqs[i])
+      deliver(i, res or false, err)
     end
   end
-  concurrency = math.max(1, math.min(tonumber(concurrency) or 4, n))
-  if concurrency <= 1 then
-    worker()
-  else
-    local threads = {}
-    for k = 1, concurrency do threads[k] = ngx.thread.spawn(worker) end
-    local failure
-    for k = 1, #threads do
-      local done, why = ngx.thread.wait(threads[k])
-      if not done and not failure then failure = why end
-    end
-    if failure then error(failure, 0) end
+  concurrency = math.max(1, math.min(math.floor(tonumber(concurrency) or 4), n))
+  local threads = {}
+  for k = 1, concurrency do threads[k] = ngx.thread.spawn(worker) end
+  return threads
+end
+
+local function wait_all(threads)
+  local failure
+  for k = 1, #threads do
+    local done, why = ngx.thread.wait(threads[k])
+    if not done and not failure then failure = why end
   end
+  if failure then error(failure, 0) end
+end
+
+--- Performs many requests, at most `concurrency` at once (ngx.threads); results in
+-- input order.
+-- @return responses (response or false each), errors (err or nil each)
+function M:request_many(reqs, concurrency)
+  check_phase()
+  local responses, errors = {}, {}
+  if #reqs == 0 then return responses, errors end
+  wait_all(run_threads(self, reqs, concurrency, function(i, res, err)
+    responses[i], errors[i] = res, err
+  end))
   return responses, errors
+end
+
+local Batch = {}
+Batch.__index = Batch
+
+--- Abandons the requests still running (their threads are killed and their
+-- connections closed).
+function Batch:close()
+  if self.threads then
+    for _, t in ipairs(self.threads) do ngx.thread.kill(t) end
+    self.threads = nil
+  end
+end
+Batch.__close = Batch.close
+
+local function step(b)
+  while b.first > b.last do
+    if b.taken == b.total or not b.threads then
+      if b.threads then
+        local threads = b.threads
+        b.threads = nil
+        wait_all(threads)
+      end
+      return nil
+    end
+    b.ready:wait(60) -- (seconds; the C side takes milliseconds in an int)
+  end
+  local item = b.queue[b.first]
+  b.queue[b.first] = nil
+  b.first = b.first + 1
+  b.taken = b.taken + 1
+  return item[1], item[2], item[3]
+end
+
+--- Performs many requests, at most `concurrency` at once, handing each response
+-- over as soon as it finishes: `for i, res, err in t:request_each(reqs, n)`.
+-- @return the iterator, its state, nil, and the batch (to close early)
+function M:request_each(reqs, concurrency)
+  check_phase()
+  local semaphore = require("ngx.semaphore")
+  local b = setmetatable({ queue = {}, first = 1, last = 0, taken = 0, total = #reqs,
+    ready = semaphore.new() }, Batch)
+  if #reqs > 0 then
+    b.threads = run_threads(self, reqs, concurrency, function(i, res, err)
+      b.last = b.last + 1
+      b.queue[b.last] = { i, res, err }
+      b.ready:post(1)
+    end)
+  end
+  return step, b, nil, b
+end
+
+local Stream = {}
+Stream.__index = Stream
+
+--- The next piece of the body: chunk | false (complete) | nil, err.
+function Stream:next()
+  if self.pending then
+    local chunk = self.pending
+    self.pending = nil
+    if chunk ~= "" then return chunk end
+  end
+  if self.done then return false end
+  if not self.sock then return nil, { code = "other", message = "the stream is closed" } end
+  while true do
+    local data, err = receive(self.sock, ngx.now() + self.idle_ms / 1000)
+    if not data then
+      self.sock:close()
+      self.sock = nil
+      if err == "closed" then
+        local ok, perr = self.parser:eof()
+        if ok then
+          self.done = true
+          return false
+        end
+        return nil, perr
+      end
+      return read_error(self.parser, err, self.host)
+    end
+    local chunk, done = self.parser:feed(data)
+    if not chunk then
+      self.sock:close()
+      self.sock = nil
+      return nil, done
+    end
+    if done then
+      self.done = true
+      self.transport:release(self.sock, self.parser)
+      self.sock = nil
+      if chunk ~= "" then return chunk end
+      return false
+    end
+    if chunk ~= "" then return chunk end
+  end
+end
+
+--- The response head {status, headers, http_version}, once it arrived.
+function Stream:response()
+  return self.parser:response()
+end
+
+--- Stops reading; the connection is closed unless the response was complete.
+function Stream:close()
+  if self.sock then
+    self.sock:close()
+    self.sock = nil
+  end
+  self.done = true
+end
+
+--- Opens a streamed request: the head is read before this returns; then
+-- stream:next() hands over the body as it arrives. `timeout` bounds each wait.
+-- @return the stream, or nil, err
+function M:stream(req)
+  local sock, parser, chunk = self:exchange(req, true)
+  if sock == nil then return nil, parser end
+  local host = req.url:match("^%a+://([^/?#]+)") or "?"
+  return setmetatable({ transport = self, sock = sock or nil, parser = parser, pending = chunk,
+    done = sock == false, host = host,
+    idle_ms = req.timeout and req.timeout * 1000 or self.timeout_ms }, Stream)
 end
 
 --- Sleeps without blocking the worker (the client's retries and waits use it).
@@ -318,7 +477,7 @@ function M.now()
   return ngx.now()
 end
 
---- Nothing to release: nginx owns the connections.
+--- Nothing to release: connections go back to nginx's pool as each response ends.
 function M.close() end
 
 return M

@@ -1,4 +1,6 @@
 """Helpers shared by the v1 and v2 handlers: paging, ordering, filtering, lookups."""
+import base64
+import binascii
 import json
 
 from .errors import HTTPError
@@ -44,6 +46,44 @@ def order(c, items, mapping, default, value=None):
     return sort_items(items, keys)
 
 
+def _cursor(mark, ident):
+    raw = json.dumps({mark: ident}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _uncursor(token):
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        mark = json.loads(raw)
+        (kind, ident), = mark.items()
+        if kind in ("after", "before"):
+            return kind, ident
+    except (ValueError, binascii.Error, TypeError, AttributeError):
+        pass
+    raise HTTPError(400, "Invalid cursor")
+
+
+def cursor_page(c, items, key, serializer, mapping, default, ident):
+    """Airflow 3.3 keyset pages, used when the `cursor` query parameter is given (an empty
+    one asks for the first page): `limit` items after (or before) the item the cursor
+    names, in order_by order, with `next_cursor`/`previous_cursor` (null at either end)
+    and no `total_entries`. Cursors are opaque; an unknown one is a 400."""
+    items = order(c, items, mapping, default)
+    limit, _ = limit_offset(c)
+    start, stop = 0, limit
+    if c.q["cursor"]:
+        kind, mark = _uncursor(c.q["cursor"])
+        ids = [ident(i) for i in items]
+        if mark not in ids:
+            raise HTTPError(400, "Invalid cursor")
+        at = ids.index(mark)
+        start, stop = (at + 1, at + 1 + limit) if kind == "after" else (max(0, at - limit), at)
+    page = items[start:stop]
+    return {key: [serializer(i) for i in page],
+            "next_cursor": _cursor("after", ident(page[-1])) if page and stop < len(items) else None,
+            "previous_cursor": _cursor("before", ident(page[0])) if page and start > 0 else None}
+
+
 def ranges(c, items, getters, source=None):
     """Apply <field>_gte/_gt/_lte/_lt filters; getters: field -> func(item) -> number|None."""
     source = c.q if source is None else source
@@ -61,6 +101,18 @@ def pattern(items, value, getter):
     if not value:
         return items
     return [i for i in items if like_match(value, getter(i))]
+
+
+def prefix(items, value, getter):
+    """Airflow 3.3 `*_prefix_pattern`: values starting with `value` (case-sensitive)."""
+    if not value:
+        return items
+    return [i for i in items if isinstance(getter(i), str) and getter(i).startswith(value)]
+
+
+def patterns(items, q, field, getter):
+    """Both filters on one field: `<field>_pattern` (SQL LIKE) and `<field>_prefix_pattern`."""
+    return prefix(pattern(items, q.get(f"{field}_pattern"), getter), q.get(f"{field}_prefix_pattern"), getter)
 
 
 def one_of(items, values, getter):

@@ -14,14 +14,15 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import spec_data, tokens, v1, v2
+from . import spec_data, tokens, v1, v2, v2_33  # noqa: F401 (v2_33 registers handlers)
 from .errors import REASONS, V1_LINKS, HTTPError, ValidationFailed
 from .responses import Resp, Stream
 from .state import WRITE_ROLES, State
+from .util import version_key
 from .validation import BodyValidator, v1_body, v1_params, v2_body, v2_params
 
 # Parameters that may contain slashes (Starlette ":path" / OpenAPI "format: path").
-PATH_PARAMS = {"variable_key", "xcom_key", "uri"}
+PATH_PARAMS = {"variable_key", "xcom_key", "uri", "key"}  # key: the 3.3 state stores
 PUBLIC_V2 = {"get_version", "get_health", "login", "logout"}
 PUBLIC_V1 = {"get_version", "get_health"}
 # POST operations that only read (a viewer may call them).
@@ -57,13 +58,31 @@ class Route:
         self.regex = re.compile("^/" + "/".join(parts) + "$")
 
 
+def as_of(op, version):
+    """The operation as an Airflow of `version` has it (None when it has not got it yet):
+    parameters added later are left out, so they are ignored like any unknown one."""
+    if "since" not in op:
+        return op
+    if version_key(op["since"]) > version:
+        return None
+    op = dict(op)
+    for where in ("query", "headers"):
+        op[where] = {name: schema for name, schema in op[where].items()
+                     if version_key(schema.get("since", "0.0.0")) <= version}
+    return op
+
+
 class Router:
-    def __init__(self):
+    def __init__(self, airflow_version):
         self.routes = []
         seen = set()
+        version = version_key(airflow_version)
         for api, ops, handlers, fallback in (("v2", spec_data.V2_OPERATIONS, v2.HANDLERS, v2.fallback),
                                              ("v1", spec_data.V1_OPERATIONS, v1.HANDLERS, v1.fallback)):
             for op in ops:
+                op = as_of(op, version)
+                if op is None:
+                    continue  # a later Airflow's operation: 404 like any unknown route
                 key = (op["method"], op["path"])
                 if key in seen:
                     continue
@@ -132,7 +151,7 @@ class Ctx:
 class FakeAirflow:
     def __init__(self, state):
         self.state = state
-        self.router = Router()
+        self.router = Router(state.airflow_version)
         self.validator = BodyValidator(spec_data.V2_SCHEMAS)
         self.log_lock = threading.Lock()
         self.reset_log()
@@ -673,9 +692,18 @@ def main(argv=None):
     p.add_argument("--token-ttl", type=float, default=3600)
     p.add_argument("--run-ms", type=float, default=300)
     p.add_argument("--jwt-secret", default="fake-airflow-secret")
+    p.add_argument("--airflow-version", default=os.environ.get("FAKE_AIRFLOW_VERSION") or v2.DEFAULT_VERSION,
+                   help="the Airflow 3 version to be (/api/v2/version; operations and parameters "
+                        "of later versions are absent); default $FAKE_AIRFLOW_VERSION, else "
+                        + v2.DEFAULT_VERSION)
     args = p.parse_args(argv)
+    try:
+        version_key(args.airflow_version)
+    except ValueError as exc:
+        p.error(str(exc))
 
     state = State(secret=args.jwt_secret)
+    state.airflow_version = args.airflow_version
     state.cli_defaults = {"delay_ms": args.delay_ms, "max_page_size": args.max_page_size,
                           "token_ttl": args.token_ttl, "run_ms": args.run_ms}
     state.reset()

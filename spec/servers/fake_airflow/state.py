@@ -310,6 +310,10 @@ class State:
             self.dag_warnings = []
             self.jobs = []
             self.dag_sources = {}
+            # Airflow 3.3
+            self.task_state_store = {}    # (dag_id, run_id, task_id, map_index) -> {key: entry}
+            self.asset_state_store = {}   # asset_id -> {key: entry}
+            self.connection_tests = {}    # token -> {"connection_id", "host", "created_at"}
             self._seed()
 
     def _seed(self):

@@ -11,6 +11,14 @@ def now():
     return time.time()
 
 
+def version_key(text):
+    """A comparable key of an Airflow version ("3.2.1" -> (3, 2, 1)); ValueError if malformed."""
+    m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)(?:[.+-]?[0-9A-Za-z.]*)?", text or "")
+    if not m:
+        raise ValueError(f"not an Airflow version: {text!r}")
+    return tuple(int(x) for x in m.groups())
+
+
 def ts(year, month, day, hour=0, minute=0, second=0):
     """Epoch seconds of a UTC wall-clock time."""
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()

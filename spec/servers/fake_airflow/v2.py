@@ -3,15 +3,15 @@ import json
 import time
 
 from . import common
-from .common import limit_offset, one_of, order, pattern, ranges, states_filter
+from .common import limit_offset, one_of, order, pattern, patterns, prefix, ranges, states_filter
 from .errors import HTTPError, ValidationFailed, unique_violation
 from .responses import Resp, Stream
 from .state import RUN_STATES, TERMINAL_TI, task_log_lines
-from .util import DAY, iso_off, iso_z, like_match, midnight, parse_dt, redact_value
+from .util import DAY, iso_off, iso_z, midnight, parse_dt, redact_value
 from .tokens import sign_blob, unsign_blob
 
 HANDLERS = {}
-VERSION = "3.2.1"
+DEFAULT_VERSION = "3.3.2"  # the version /api/v2/version answers unless told otherwise
 GIT_VERSION = ".release:9f2c4e1d7b3a5c6e8f0a1b2c3d4e5f6a7b8c9d0e"
 
 
@@ -301,7 +301,7 @@ def paged(c, items, key, serializer, mapping, default):
 
 @op("get_version")
 def get_version(c):
-    return {"version": VERSION, "git_version": GIT_VERSION}
+    return {"version": c.state.airflow_version, "git_version": GIT_VERSION}
 
 
 def health_body(state, t):
@@ -361,7 +361,8 @@ def filter_dags(c, q):
     pat = q.get("dag_id_pattern")
     if pat and pat != "~":
         dags = pattern(dags, pat, lambda d: d.dag_id)
-    dags = pattern(dags, q.get("dag_display_name_pattern"), lambda d: d.display_name)
+    dags = prefix(dags, q.get("dag_id_prefix_pattern"), lambda d: d.dag_id)
+    dags = patterns(dags, q, "dag_display_name", lambda d: d.display_name)
     if q.get("exclude_stale", True):
         dags = [d for d in dags if not d.stale]
     if q.get("paused") is not None:
@@ -459,7 +460,7 @@ def delete_dag(c):
 @op("get_dag_tags")
 def get_dag_tags(c):
     tags = sorted({t for d in c.state.dags.values() for t in d.tags})
-    tags = pattern(tags, c.q.get("tag_name_pattern"), lambda t: t)
+    tags = patterns(tags, c.q, "tag_name", lambda t: t)
     tags = order(c, tags, {"name": lambda t: t}, ["name"])
     limit, offset = limit_offset(c)
     return {"tags": tags[offset:offset + limit], "total_entries": len(tags)}
@@ -685,9 +686,9 @@ def filter_runs(c, rows, q):
         rows = [r for r in rows if r.v.state in states]
     if q.get("dag_version"):
         rows = [r for r in rows if r.obj.version["version_number"] in q["dag_version"]]
-    rows = pattern(rows, q.get("run_id_pattern"), lambda r: r.obj.run_id)
-    rows = pattern(rows, q.get("triggering_user_name_pattern"), lambda r: r.obj.user)
-    rows = pattern(rows, q.get("dag_id_pattern"), lambda r: r.obj.dag.dag_id)
+    rows = patterns(rows, q, "run_id", lambda r: r.obj.run_id)
+    rows = patterns(rows, q, "triggering_user_name", lambda r: r.obj.user)
+    rows = patterns(rows, q, "dag_id", lambda r: r.obj.dag.dag_id)
     return rows
 
 
@@ -696,6 +697,9 @@ def get_dag_runs(c):
     dag_id = dag_ids_for(c, c.path["dag_id"])
     rows = [Row(r, c.now) for r in c.state.all_runs(dag_id)]
     rows = filter_runs(c, rows, c.q)
+    if c.q.get("cursor") is not None:
+        return common.cursor_page(c, rows, "dag_runs", lambda r: run_json(c, r.obj, r.v), RUN_ORDER, ["id"],
+                                  lambda r: r.obj.id)
     return paged(c, rows, "dag_runs", lambda r: run_json(c, r.obj, r.v), RUN_ORDER, ["id"])
 
 
@@ -751,12 +755,9 @@ def trigger_dag_run(c):
     return run_json(c, run)
 
 
-@op("patch_dag_run")
-def patch_dag_run(c):
-    run = get_run(c)
-    body = c.body or {}
+def apply_run_patch(c, run, body, mask):
+    """Sets a run's state and/or note from a patch body, limited to the update mask."""
     fields = set(body)
-    mask = c.q.get("update_mask")
     if mask:
         fields &= set(mask)
     if "state" in fields and body.get("state") is not None:
@@ -764,6 +765,12 @@ def patch_dag_run(c):
     if "note" in fields:
         run.note = body.get("note")
         run.updated_at = c.now
+
+
+@op("patch_dag_run")
+def patch_dag_run(c):
+    run = get_run(c)
+    apply_run_patch(c, run, c.body or {}, c.q.get("update_mask"))
     return run_json(c, run)
 
 
@@ -904,12 +911,12 @@ def filter_tis(c, rows, q):
     rows = one_of(rows, q.get("map_index"), lambda r: r.obj.map_index)
     rows = one_of(rows, q.get("operator"), lambda r: r.obj.task.operator)
     rows = one_of(rows, q.get("version_number"), lambda r: r.obj.run.version["version_number"])
-    rows = pattern(rows, q.get("task_display_name_pattern"), lambda r: r.obj.task_id)
-    rows = pattern(rows, q.get("dag_id_pattern"), lambda r: r.obj.run.dag.dag_id)
-    rows = pattern(rows, q.get("run_id_pattern"), lambda r: r.obj.run.run_id)
-    rows = pattern(rows, q.get("pool_name_pattern"), lambda r: r.obj.task.pool)
-    rows = pattern(rows, q.get("queue_name_pattern"), lambda r: "default")
-    rows = pattern(rows, q.get("operator_name_pattern"), lambda r: r.obj.task.operator)
+    rows = patterns(rows, q, "task_display_name", lambda r: r.obj.task_id)
+    rows = patterns(rows, q, "dag_id", lambda r: r.obj.run.dag.dag_id)
+    rows = patterns(rows, q, "run_id", lambda r: r.obj.run.run_id)
+    rows = patterns(rows, q, "pool_name", lambda r: r.obj.task.pool)
+    rows = patterns(rows, q, "queue_name", lambda r: "default")
+    rows = patterns(rows, q, "operator_name", lambda r: r.obj.task.operator)
     return rows
 
 
@@ -923,6 +930,9 @@ def get_task_instances(c):
     elif run_id != "~":
         raise HTTPError(400, "Dag id must be provided when dag run id is not `~`")
     rows = filter_tis(c, [Row(ti, c.now) for ti in all_tis(c, dag_id, run_id)], c.q)
+    if c.q.get("cursor") is not None:
+        return common.cursor_page(c, rows, "task_instances", lambda r: ti_json(c, r.obj, r.v), TI_ORDER,
+                                  ["map_index"], lambda r: r.obj.id)
     return paged(c, rows, "task_instances", lambda r: ti_json(c, r.obj, r.v), TI_ORDER, ["map_index"])
 
 
@@ -1270,10 +1280,10 @@ def get_xcom_entries(c):
         items = [i for i in items if i[0][3] == c.q["map_index"]]
     if c.q.get("map_index_filter") is not None:
         items = [i for i in items if i[0][3] == c.q["map_index_filter"]]
-    items = pattern(items, c.q.get("xcom_key_pattern"), lambda i: i[0][4])
-    items = pattern(items, c.q.get("dag_display_name_pattern"), lambda i: i[0][0])
-    items = pattern(items, c.q.get("run_id_pattern"), lambda i: i[0][1])
-    items = pattern(items, c.q.get("task_id_pattern"), lambda i: i[0][2])
+    items = patterns(items, c.q, "xcom_key", lambda i: i[0][4])
+    items = patterns(items, c.q, "dag_display_name", lambda i: i[0][0])
+    items = patterns(items, c.q, "run_id", lambda i: i[0][1])
+    items = patterns(items, c.q, "task_id", lambda i: i[0][2])
     items.sort(key=lambda i: (i[1]["timestamp"] or 0, i[0]))
     limit, offset = limit_offset(c)
     return collection("xcom_entries", [xcom_json(c, k, x) for k, x in items[offset:offset + limit]], len(items))
@@ -1360,7 +1370,7 @@ def var_value(value):
 @op("get_variables")
 def get_variables(c):
     items = list(c.state.variables.values())
-    items = pattern(items, c.q.get("variable_key_pattern"), lambda v: v["key"])
+    items = patterns(items, c.q, "variable_key", lambda v: v["key"])
     return paged(c, items, "variables", variable_json, VAR_ORDER, ["id"])
 
 
@@ -1481,7 +1491,7 @@ POOL_ORDER = {"id": lambda p: p["id"], "pool": lambda p: p["name"], "name": lamb
 
 @op("get_pools")
 def get_pools(c):
-    items = pattern(list(c.state.pools.values()), c.q.get("pool_name_pattern"), lambda p: p["name"])
+    items = patterns(list(c.state.pools.values()), c.q, "pool_name", lambda p: p["name"])
     return paged(c, items, "pools", lambda p: pool_json(c, p), POOL_ORDER, ["id"])
 
 
@@ -1778,7 +1788,7 @@ def import_error_json(e):
 
 @op("get_import_errors")
 def get_import_errors(c):
-    items = pattern(list(c.state.import_errors), c.q.get("filename_pattern"), lambda e: e["filename"])
+    items = patterns(list(c.state.import_errors), c.q, "filename", lambda e: e["filename"])
     return paged(c, items, "import_errors", import_error_json, IE_ORDER, ["id"])
 
 
@@ -1832,7 +1842,7 @@ def filter_events(c, items):
         a = parse_dt(q["after"])
         items = [e for e in items if e["when"] > a]
     for f in ("dag_id", "task_id", "run_id", "owner", "event"):
-        items = pattern(items, q.get(f"{f}_pattern"), lambda e, f=f: e[f])
+        items = patterns(items, q, f, lambda e, f=f: e[f])
     return items
 
 
@@ -1925,8 +1935,8 @@ ASSET_ORDER = {k: (lambda a, k=k: a[k]) for k in ("id", "name", "uri", "created_
 @op("get_assets")
 def get_assets(c):
     items = list(c.state.assets)
-    items = pattern(items, c.q.get("name_pattern"), lambda a: a["name"])
-    items = pattern(items, c.q.get("uri_pattern"), lambda a: a["uri"])
+    items = patterns(items, c.q, "name", lambda a: a["name"])
+    items = patterns(items, c.q, "uri", lambda a: a["uri"])
     if c.q.get("dag_ids"):
         wanted = set(c.q["dag_ids"])
         items = [a for a in items if wanted & (set(a["consuming_dags"]) | {d for d, _ in a["producing"]})]
@@ -1940,7 +1950,7 @@ def get_asset(c):
 
 @op("get_asset_aliases")
 def get_asset_aliases(c):
-    items = pattern(list(c.state.asset_aliases), c.q.get("name_pattern"), lambda a: a["name"])
+    items = patterns(list(c.state.asset_aliases), c.q, "name", lambda a: a["name"])
     mapping = {"id": lambda a: a["id"], "name": lambda a: a["name"]}
     return paged(c, items, "asset_aliases", alias_json, mapping, ["id"])
 
@@ -1964,9 +1974,8 @@ def get_asset_events(c):
     for f in ("asset_id", "source_dag_id", "source_task_id", "source_run_id", "source_map_index"):
         if q.get(f) is not None:
             items = [e for e in items if e[f] == q[f]]
-    if q.get("name_pattern"):
-        names = {a["id"]: a["name"] for a in c.state.assets}
-        items = [e for e in items if like_match(q["name_pattern"], names.get(e["asset_id"]))]
+    names = {a["id"]: a["name"] for a in c.state.assets}
+    items = patterns(items, q, "name", lambda e: names.get(e["asset_id"]))
     items = ranges(c, items, {"timestamp": lambda e: e["timestamp"]})
     return paged(c, items, "asset_events", lambda e: asset_event_json(c, e), EVENT_ORDER_ASSET, ["timestamp"])
 

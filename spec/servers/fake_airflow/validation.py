@@ -135,7 +135,10 @@ def v2_params(op, path_values, query, headers):
         q_out[name] = schema.get("default") if v is _MISSING else v
     h_out = {}
     for name, schema in op.get("headers", {}).items():
-        h_out[name] = headers.get(name, schema.get("default"))
+        value = headers.get(name.lower())
+        if value is None and schema.get("required_param"):
+            errors.append(_err("missing", ("header", name.lower().replace("-", "_")), "Field required", None))
+        h_out[name] = value if value is not None else schema.get("default")
     return path_out, q_out, h_out, errors
 
 
