@@ -2,6 +2,7 @@
 #include "builder.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,11 +147,18 @@ static const char *kind_name(af_value_kind k)
     return "value";
 }
 
-static int op_error(af_error *err, const af_operation *op, const char *fmt_tail,
-                    const char *a, const char *b, const char *c)
+/* Sets an AF_ERR_INVALID error naming the operation, then the formatted message. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int op_error(af_error *err, const af_operation *op, const char *fmt, ...)
 {
     char tail[400];
-    snprintf(tail, sizeof tail, fmt_tail, a, b, c);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(tail, sizeof tail, fmt, ap);
+    va_end(ap);
     return af_error_set(err, AF_ERR_INVALID, "%s.%s: %s", op->resource, op->name, tail);
 }
 
@@ -207,10 +215,10 @@ static int check_scalar(const af_operation *op, const af_param *p, const af_valu
             if (strlen(*e) == v->len && memcmp(*e, v->str, v->len) == 0)
                 return 0;
         join_enum(p->enum_values, list, sizeof list);
-        return op_error(err, op, "parameter '%s' must be one of: %s%s", p->name, list, "");
+        return op_error(err, op, "parameter '%s' must be one of: %s", p->name, list);
     }
     if (v->kind == AF_V_STRING && p->in != AF_IN_QUERY && memchr(v->str, '\0', v->len))
-        return op_error(err, op, "parameter '%s' contains a NUL byte%s%s", p->name, "", "");
+        return op_error(err, op, "parameter '%s' contains a NUL byte", p->name);
     return 0;
 }
 
@@ -301,15 +309,15 @@ static int add_path(af_built *out, const af_operation *op, const af_arg *args, s
         close = strchr(open, '}');
         len = close ? (size_t)(close - open - 1) : 0;
         if (!close || len == 0 || len >= sizeof name)
-            return op_error(err, op, "malformed path template %s%s%s", op->path, "", "");
+            return op_error(err, op, "malformed path template %s", op->path);
         memcpy(name, open + 1, len);
         name[len] = '\0';
         p = af_find_param(op, name, len);
         a = find_arg(args, nargs, name);
         if (!a || a->value.kind == AF_V_NULL)
-            return op_error(err, op, "missing required path parameter '%s'%s%s", name, "", "");
+            return op_error(err, op, "missing required path parameter '%s'", name);
         if (a->value.kind == AF_V_STRING && a->value.len == 0)
-            return op_error(err, op, "path parameter '%s' must not be empty%s%s", name, "", "");
+            return op_error(err, op, "path parameter '%s' must not be empty", name);
         if (a->value.kind == AF_V_ARRAY)
             return op_error(err, op, "path parameter '%s' expects %s, got %s", name,
                             p ? type_name(p->type) : "a scalar", "a table");
@@ -394,8 +402,8 @@ static int add_headers(af_built *out, const af_operation *op, const af_arg *args
             continue;
         if (a->value.kind == AF_V_STRING &&
             (memchr(a->value.str, '\r', a->value.len) || memchr(a->value.str, '\n', a->value.len)))
-            return op_error(err, op, "header parameter '%s' contains a line break%s%s",
-                            p->name, "", "");
+            return op_error(err, op, "header parameter '%s' contains a line break",
+                            p->name);
         add_header_name(&out->headers, p->name);
         af_buf_add(&out->headers, ": ", 2);
         if (a->value.kind == AF_V_ARRAY) {
@@ -437,9 +445,8 @@ int af_build(const af_operation *op, const char *base_url, const af_arg *args,
             snprintf(name, sizeof name, "%.*s", (int)(a->name_len < 80 ? a->name_len : 80),
                      a->name);
             if (closest_params(op, a->name, a->name_len, near, sizeof near) > 0)
-                return op_error(err, op, "unknown parameter '%s' (did you mean %s?)%s",
-                                name, near, "");
-            return op_error(err, op, "unknown parameter '%s'%s%s", name, "", "");
+                return op_error(err, op, "unknown parameter '%s' (did you mean %s?)", name, near);
+            return op_error(err, op, "unknown parameter '%s'", name);
         }
         if (check_arg(op, p, &a->value, err) != 0)
             return -1;
@@ -451,14 +458,14 @@ int af_build(const af_operation *op, const char *base_url, const af_arg *args,
             continue;
         a = find_arg(args, nargs, p->name);
         if (!a || a->value.kind == AF_V_NULL)
-            return op_error(err, op, "missing required %s parameter '%s'%s",
+            return op_error(err, op, "missing required %s parameter '%s'",
                             p->in == AF_IN_PATH ? "path" : p->in == AF_IN_QUERY ? "query" : "header",
-                            p->name, "");
+                            p->name);
     }
     if (op->body == AF_BODY_REQUIRED && !has_body)
-        return op_error(err, op, "missing required request body (args.body)%s%s%s", "", "", "");
+        return op_error(err, op, "missing required request body (args.body)");
     if (op->body == AF_BODY_NONE && has_body)
-        return op_error(err, op, "takes no request body, but args.body was given%s%s%s", "", "", "");
+        return op_error(err, op, "takes no request body, but args.body was given");
 
     if (af_buf_adds(&out->url, base_url) != 0 || add_path(out, op, args, nargs, err) != 0 ||
         add_query(out, op, args, nargs) != 0 || add_headers(out, op, args, nargs, has_body, err) != 0)

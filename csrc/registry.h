@@ -70,6 +70,7 @@ typedef struct af_operation {
     const char *since;          /* v2: first Airflow version with it ("3.0.0"); v1: NULL */
     const char *response_schema; /* compact JSON schema node of the success
                                     application/json body, or NULL */
+    const char *accept;         /* the default Accept (a JSON type of response_media), or NULL */
 } af_operation;
 
 typedef struct af_registry {

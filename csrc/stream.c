@@ -114,8 +114,12 @@ const af_response *af_stream_response(const af_stream *st)
 {
     af_response *r = (af_response *)&st->resp;
     if (!st->finished && st->h.easy) {
-        /* The status is known once headers arrived, before the body ends. */
-        curl_easy_getinfo(st->h.easy, CURLINFO_RESPONSE_CODE, &r->status);
+        /* The status is known once headers arrived, before the body ends: the
+         * header callback read it from the status line; libcurl may not say yet. */
+        long code = 0;
+        curl_easy_getinfo(st->h.easy, CURLINFO_RESPONSE_CODE, &code);
+        if (code)
+            r->status = code;
     }
     return r;
 }

@@ -74,6 +74,29 @@ static long long parse_length(const char *v, const char *end)
     return digits ? len : -1;
 }
 
+/* The status code of a status line ("HTTP/1.1 401 ..."), or 0: a stream needs it
+ * as soon as the head is in, before libcurl reports it (at the transfer's end). */
+static long status_of(const char *line, size_t n)
+{
+    const char *sp = memchr(line, ' ', n);
+    size_t at;
+    long code = 0;
+    int i;
+
+    if (!sp)
+        return 0;
+    at = (size_t)(sp - line) + 1;
+    if (at + 3 > n)
+        return 0;
+    for (i = 0; i < 3; i++) {
+        char c = line[at + (size_t)i];
+        if (c < '0' || c > '9')
+            return 0;
+        code = code * 10 + (c - '0');
+    }
+    return code;
+}
+
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     af_transfer *t = userdata;
@@ -91,6 +114,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
         af_buf_reset(h);
         t->content_length = -1;
         t->transfer_encoding = 0;
+        t->resp->status = status_of(ptr, n);
         return n;
     }
     if (n <= 2 && (ptr[0] == '\r' || ptr[0] == '\n')) {
@@ -283,6 +307,15 @@ static int build_header_list(af_transfer *t, const af_request *req, af_error *er
     if (!l)
         goto nomem;
     t->headers = l;
+    /* A POST, PUT or PATCH without a body is sent with an empty one, for which
+     * libcurl would add Content-Type: application/x-www-form-urlencoded: an empty
+     * value drops that header (a request without a body has no media type). */
+    if (!req->body) {
+        l = curl_slist_append(t->headers, "Content-Type:");
+        if (!l)
+            goto nomem;
+        t->headers = l;
+    }
     return 0;
 nomem:
     af_transfer_cleanup(t);

@@ -454,8 +454,13 @@ local function response_info(ctx, entry)
   local field, total = list_info(ctx, resp, entry.op.operationId)
   local json = resp.content and resp.content["application/json"]
   local schema = json and json.schema and encode_node(compact(ctx, json.schema))
+  -- the default Accept: JSON when the operation answers JSON (with other types or not)
+  local accept
+  for _, m in ipairs(medias) do
+    if m == "application/json" or (not accept and m:find("json", 1, true)) then accept = m end
+  end
   return { success = best, media = table.concat(medias, ","), list_field = field, total = total,
-           schema = schema }
+           schema = schema, accept = accept }
 end
 
 --- The (resource, operation) rows of a structure document: one per tag of each
@@ -575,12 +580,12 @@ local function emit_operation(out, row, info)
   local body = string.format("%sAF_BODY_%s, %s, ", ind, info.body:upper(), c_string(info.body_media))
   local resp = info.resp
   local since = string.format("%s%s, ", ind, c_string(row.entry.op["x-since"]))
-  out[#out + 1] = string.format("    { %s, %s, %s,\n%s%s,\n%s%s, %d,\n%s%s,\n%s%d, %s, %s, %d,\n%s%s },",
+  out[#out + 1] = string.format("    { %s, %s, %s,\n%s%s,\n%s%s, %d,\n%s%s,\n%s%d, %s, %s, %d,\n%s%s,\n%s%s },",
     c_string(row.resource), c_string(row.method), c_string(row.http),
     ind, c_literal(row.path, ind, #ind + 1), ind, info.params_sym, #info.params,
     body, c_literal(info.body_schema, ind, #body + 1),
     ind, resp.success, c_string(resp.media), c_string(resp.list_field), resp.total,
-    since, c_literal(resp.schema, ind, #since + 1))
+    since, c_literal(resp.schema, ind, #since + 1), ind, c_string(resp.accept))
 end
 
 -- The schemas blob: every component schema as a compact node, names sorted.

@@ -69,7 +69,7 @@ static int l_operations(lua_State *L)
     lua_createtable(L, (int)reg->nops, 0);
     for (i = 0; i < reg->nops; i++) {
         const af_operation *op = &reg->ops[i];
-        lua_createtable(L, 0, 16);
+        lua_createtable(L, 0, 17);
         lua_pushinteger(L, (lua_Integer)i + 1);
         lua_setfield(L, -2, "index");
         set_string(L, "resource", op->resource);
@@ -86,6 +86,7 @@ static int l_operations(lua_State *L)
         set_bool(L, "total_entries", op->total_entries);
         set_string(L, "since", op->since);
         set_string(L, "response_schema", op->response_schema);
+        set_string(L, "accept", op->accept);
         lua_createtable(L, op->nparams, 0);
         for (k = 0; k < op->nparams; k++) {
             push_param(L, &op->params[k]);
@@ -155,7 +156,7 @@ static int read_scalar(lua_State *L, int idx, af_value *v)
 }
 
 /* core.build(api, index, base_url, args [, has_body]) -> method, url, headers
- * or nil, message for a bad argument (the caller raises at the user's level). */
+ * (name -> value) or nil, message for a bad argument (the caller raises at the user's level). */
 static int l_build(lua_State *L)
 {
     const af_registry *reg = check_registry(L, 1);
@@ -259,12 +260,17 @@ static int l_build(lua_State *L)
     }
     lua_pushstring(L, out->method);
     lua_pushlstring(L, out->url.data, out->url.len);
-    lua_createtable(L, (int)out->nheaders, 0);
+    /* headers as a map, name -> value: the builder writes each line "Name: value" */
+    lua_createtable(L, 0, (int)out->nheaders + 1);
     h = out->headers.data;
     for (i = 0; i < out->nheaders; i++) {
         size_t len = strlen(h);
-        lua_pushlstring(L, h, len);
-        lua_rawseti(L, -2, (int)i + 1);
+        const char *colon = memchr(h, ':', len);
+        size_t nlen = colon ? (size_t)(colon - h) : len;
+        size_t skip = colon ? nlen + 1 + (nlen + 1 < len && h[nlen + 1] == ' ') : len;
+        lua_pushlstring(L, h, nlen);
+        lua_pushlstring(L, h + skip, len - skip);
+        lua_rawset(L, -3);
         h += len + 1;
     }
     if (out == &scratch->built) {

@@ -166,7 +166,16 @@ void afl_open_session(lua_State *L)
         {"close", l_session_close},
         {"__tostring", l_session_tostring},
         {NULL, NULL}};
+    int i;
+
     afl_new_class(L, SESSION_MT, methods, l_session_close);
     lua_pushcfunction(L, l_session_new);
     lua_setfield(L, -2, "session");
+    /* core.SESSION_OPTIONS: the option names core.session accepts, written once here */
+    lua_newtable(L);
+    for (i = 0; session_options[i]; i++) {
+        lua_pushstring(L, session_options[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "SESSION_OPTIONS");
 }

@@ -5,6 +5,7 @@
 -- @module airflow.auth
 local json = require("airflow.json")
 local Error = require("airflow.error")
+local request = require("airflow.request")
 
 local M = {}
 M.__index = M
@@ -136,6 +137,12 @@ function M:invalidate()
   self.expires_at = nil
 end
 
+--- The server refused these credentials (a table `credentials` returned): forgets
+-- them, unless they were already replaced (by another request that was refused too).
+function M:refused(creds)
+  if creds == self.secret.creds then self:invalidate() end
+end
+
 local function token_url(base_url)
   return base_url .. "/auth/token"
 end
@@ -145,11 +152,11 @@ function M:fetch_token(client)
   local s = self.secret
   local url = token_url(client.base_url)
   local body = json.encode({ username = s.username, password = s.password })
-  local res, err = client:send{
+  local res, err = request.one(client, {
     method = "POST", url = url, no_auth = true, body = body,
     headers = { ["Content-Type"] = "application/json", Accept = "application/json" },
-  }
-  if not res then return nil, Error.from_transport(err, "POST", url) end
+  })
+  if not res then return nil, err end
   if res.status ~= 200 and res.status ~= 201 then
     local e = Error.from_response(res, "POST", url, true)
     e.title = "login failed"
@@ -241,7 +248,6 @@ function M:credentials(client)
       end
     end
     self.secret.cached, self.expires_at = token, expires_at
-    self.renewals = (self.renewals or 0) + 1
   end
   return creds(self, "bearer", nil, self.secret.cached)
 end

@@ -63,7 +63,7 @@ function Ctx:client(extra)
     s = setmetatable({ auth = "none" }, { __index = s })
   end
   local ui = {
-    err = self.err, verbose = self.flags.verbose, progress = progress_reporter(self),
+    err = self.err, verbose = self.flags.verbose,
     warn = function(msg) self:warn(msg) end,
   }
   local client, state = session.connect(s, ui, extra)
@@ -106,20 +106,10 @@ function Ctx:call(client, op, a, accept)
     if not found then util.usage("%s", why) end
     op = found
   end
-  local ok, req = pcall(client.build, client, op, a, 1)
-  if not ok then util.usage("%s", library_message(req)) end
   accept = accept or self.flags.accept
-  if accept then
-    local headers = {}
-    for _, h in ipairs(req.headers) do
-      if h:sub(1, 7):lower() ~= "accept:" then headers[#headers + 1] = h end
-    end
-    headers[#headers + 1] = "Accept: " .. accept
-    req.headers = headers
-  end
-  local res, err = client:perform(req)
-  if not res then return nil, err end
-  return client:decode(res, req.method, req.url, op.response_media)
+  local ok, result, err = pcall(client.call, client, op, a, accept and { accept = accept } or nil)
+  if not ok then util.usage("%s", library_message(result)) end
+  return result, err
 end
 
 --- Prints a result in the chosen format.
@@ -165,7 +155,8 @@ local function fetch_all(ctx, client, op, a)
   end
   local concurrency = args.number_flag(ctx.flags, "concurrency", true) or 4
   if concurrency < 1 then util.usage("--concurrency must be at least 1") end
-  local ok, items, total = pcall(client.collect, client, op, a, { concurrency = concurrency })
+  local ok, items, total = pcall(client.collect, client, op, a,
+    { concurrency = concurrency, on_progress = progress_reporter(ctx) })
   if ctx.progress_shown then ctx.err:write("\r\27[K") end
   if not ok then util.usage("%s", library_message(items)) end
   if not items then return nil, total end

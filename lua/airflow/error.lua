@@ -4,7 +4,7 @@
 -- `tostring(err)` gives one readable line. Secrets never appear: bodies are
 -- redacted before they are kept, and URLs carry no credentials.
 -- @module airflow.error
-local cjson = require("cjson.safe")
+local json = require("airflow.json")
 
 ---@class airflow.Error
 ---@field status integer|nil HTTP status, nil for network failures
@@ -50,6 +50,13 @@ end
 -- (a 422 repeats the request body; connections carry passwords and extras).
 local SECRET_KEY = { "password", "passwd", "secret", "token", "key", "authorization", "extra", "cookie" }
 
+-- JSON text for a decoded value, or nil when it cannot be written (a server's 1e999
+-- decodes to an infinity, which JSON cannot carry).
+local function encode(v)
+  local ok, text = pcall(json.encode, v)
+  return ok and text or nil
+end
+
 local function is_secret_key(k)
   k = k:lower()
   for _, s in ipairs(SECRET_KEY) do
@@ -64,7 +71,7 @@ function Error.redact(v, depth)
   if type(v) ~= "table" or depth > 20 then return v end
   local out = {}
   for k, x in pairs(v) do
-    if type(k) == "string" and is_secret_key(k) and x ~= cjson.null then
+    if type(k) == "string" and is_secret_key(k) and x ~= json.null then
       out[k] = "***"
     else
       out[k] = Error.redact(x, depth + 1)
@@ -77,10 +84,9 @@ end
 -- text has `"secret-key": "value"` pairs masked.
 function Error.redact_text(text)
   if type(text) ~= "string" or text == "" then return text end
-  local decoded = cjson.decode(text)
-  if type(decoded) == "table" then
-    return cjson.encode(Error.redact(decoded)) or text
-  end
+  local decoded = json.decode(text)
+  local redacted = type(decoded) == "table" and encode(Error.redact(decoded))
+  if redacted then return redacted end -- else masked as text, below
   return (text:gsub('("([%w_%-]+)"%s*:%s*)"[^"]*"', function(prefix, key)
     if is_secret_key(key) then return prefix .. '"***"' end
   end))
@@ -118,7 +124,7 @@ local function describe_detail(detail)
     local redacted = Error.redact(detail)
     if type(redacted.message) == "string" then return redacted.message end
     if type(redacted.reason) == "string" then return redacted.reason end
-    return cjson.encode(redacted)
+    return encode(redacted)
   end
   return nil
 end
@@ -135,7 +141,7 @@ function Error.from_response(res, method, url, sensitive)
   local body = res.body or ""
   local ctype = (res.headers and res.headers["content-type"] or ""):lower()
   local title, detail, extra
-  local decoded = (body:sub(1, 1) == "{" or body:sub(1, 1) == "[") and cjson.decode(body) or nil
+  local decoded = (body:sub(1, 1) == "{" or body:sub(1, 1) == "[") and json.decode(body) or nil
   if type(decoded) == "table" then
     if type(decoded.title) == "string" then title = decoded.title end
     detail = describe_detail(decoded.detail)

@@ -14,10 +14,6 @@ local M = {
   mask = require("airflow.mask"),
 }
 
-require("airflow.paginate")
-require("airflow.wait")
-require("airflow.logs")
-
 --- Creates a client.
 -- @param opts options: base_url (required), api, username/password, token,
 --   token_provider, auth, timeout, connect_timeout, retries, verify_tls, ca_file, ...

@@ -25,6 +25,13 @@ function M.array(t)
   return setmetatable(t or {}, array_mt)
 end
 
+-- Empty arrays, in both directions. A Lua table cannot say whether `{}` is [] or
+-- {}. Newer lua-cjson versions answer with `empty_array_mt` and
+-- `decode_array_with_array_mt`, but Debian 12's lua-cjson 2.1.0 has neither, so this
+-- module carries an empty array as a sentinel string: encoding puts the sentinel
+-- where the schema (or `M.array`) says array and turns its JSON into `[]`;
+-- `decode_arrays` turns every `[]` outside string literals into the sentinel's JSON
+-- and the sentinel back into a table marked with `M.array`.
 local EMPTY_ARRAY = "\1airflow:empty-array\1"
 local EMPTY_ARRAY_JSON = '"\\u0001airflow:empty-array\\u0001"'
 
@@ -106,7 +113,7 @@ end
 -- turns the integral ones back into integers (in C: a page of runs has thousands),
 -- so ids and counts print as 5, not 5.0. Under LuaJIT it changes nothing.
 local integers = core.integers
-local has_integers = math.tointeger ~= nil
+local has_integers = rawget(math, "tointeger") ~= nil -- Lua 5.3+ only
 
 local decode = cjson.decode
 --- Decodes JSON text. Returns the value, or nil and a message for invalid JSON.
@@ -117,6 +124,68 @@ function M.decode(text)
   local ok, v = pcall(decode, text)
   if not ok then return nil, (tostring(v):gsub("^.-: ", "")) end
   if has_integers then v = integers(v) end
+  return v
+end
+
+-- Replaces every `[]` outside string literals with the sentinel's JSON.
+local function mark_empty_arrays(text)
+  if not text:find("%[%s*%]") then return text, false end
+  local out, pos, i, n = {}, 1, 1, #text
+  while true do
+    local s = text:find('["%[]', i)
+    if not s then break end
+    if text:byte(s) == 34 then
+      local j = s + 1
+      while true do
+        local q = text:find('["\\]', j)
+        if not q then
+          j = n + 1
+          break
+        end
+        if text:byte(q) == 92 then
+          j = q + 2
+        else
+          j = q + 1
+          break
+        end
+      end
+      i = j
+    else
+      local e = text:match("^%[%s*%]()", s)
+      if e then
+        out[#out + 1] = text:sub(pos, s - 1)
+        out[#out + 1] = EMPTY_ARRAY_JSON
+        pos, i = e, e
+      else
+        i = s + 1
+      end
+    end
+  end
+  out[#out + 1] = text:sub(pos)
+  return table.concat(out), true
+end
+
+local function restore(v, depth)
+  for k, x in pairs(v) do
+    if x == EMPTY_ARRAY then
+      v[k] = M.array({})
+    elseif type(x) == "table" and depth < 1000 then
+      restore(x, depth + 1)
+    end
+  end
+end
+
+--- Decodes JSON text keeping empty arrays apart from empty objects: each `[]` comes
+-- back as a table marked with `M.array`.
+-- @return the value, or nil and a message for invalid JSON
+function M.decode_arrays(text)
+  local marked, changed = mark_empty_arrays(text)
+  local v, why = M.decode(marked)
+  if v == nil then return nil, why end
+  if changed then
+    if v == EMPTY_ARRAY then return M.array({}) end
+    if type(v) == "table" then restore(v, 0) end
+  end
   return v
 end
 

@@ -2,10 +2,10 @@
 -- as it arrives (v2 NDJSON stream when the transport can stream), or page by page
 -- following `continuation_token` to the end; a large log is never held whole.
 -- @module airflow.logs
-local Client = require("airflow.client")
 local Error = require("airflow.error")
 local json = require("airflow.json")
 local registry = require("airflow.registry")
+local request = require("airflow.request")
 
 local M = {}
 
@@ -27,41 +27,15 @@ local function follow_stream(client, op, args, on_line)
   local a = {}
   for k, v in pairs(args) do a[k] = v end
   a.accept = "application/x-ndjson"
-  local req = client:build(op, a, 3)
-  local creds, cerr = client.auth:credentials(client)
-  if not creds then return nil, cerr end
-  client.transport:set_auth(creds)
-  local info = { method = req.method, url = req.url, attempt = 1 }
-  client:hook("on_request", info)
-  local t0 = client.now()
-  local stream, serr = client.transport:stream(req)
-  if not stream then return nil, Error.from_transport(serr, req.method, req.url) end
-  local pending, count, status = "", 0, nil
-  local function done()
-    info.duration, info.status = client.now() - t0, status
-    client:hook("on_response", info)
-  end
+  local req = request.prepare(client, op, a, nil, 2)
+  local stream, serr = request.stream(client, req)
+  if not stream then return nil, serr end
+  local pending, count = "", 0
   while true do
     local chunk, err = stream:next()
     if chunk == nil then
       stream:close()
-      info.error = err and err.code
-      done()
       return nil, Error.from_transport(err, req.method, req.url)
-    end
-    status = status or stream:response().status
-    if status >= 300 then
-      -- an error answer: read the rest and report it like any other
-      local rest = { pending, chunk or "" }
-      while chunk do
-        chunk = stream:next()
-        rest[#rest + 1] = chunk or ""
-      end
-      local head = stream:response()
-      stream:close()
-      done()
-      head.body = table.concat(rest)
-      return nil, Error.from_response(head, req.method, req.url)
     end
     if chunk == false then break end
     pending = pending .. chunk
@@ -70,7 +44,6 @@ local function follow_stream(client, op, args, on_line)
         count = count + 1
         if on_line(json.decode(line) or line) == false then
           stream:close()
-          done()
           return count
         end
       end
@@ -78,7 +51,6 @@ local function follow_stream(client, op, args, on_line)
     end
   end
   stream:close()
-  done()
   if pending ~= "" then
     count = count + 1
     on_line(json.decode(pending) or pending)
@@ -100,7 +72,7 @@ function M.follow_log(client, args, on_line, opts)
   local api, err = client:api_version()
   if not api then return nil, err end
   local op = assert(registry.find(api, "task_instance.get_log"))
-  if api == "v2" and (not opts or opts.stream ~= false) and client.transport.stream then
+  if api == "v2" and (not opts or opts.stream ~= false) and request.can_stream(client) then
     return follow_stream(client, op, args, on_line)
   end
   local a = {}
@@ -136,5 +108,6 @@ function M.follow_log(client, args, on_line, opts)
   return count
 end
 
-Client.extend{ follow_log = M.follow_log }
+--- The client methods of this module.
+M.methods = { follow_log = M.follow_log }
 return M

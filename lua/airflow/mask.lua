@@ -76,7 +76,6 @@ end
 
 M.null = json.null
 
-local Client = require("airflow.client")
 local registry = require("airflow.registry")
 local suggest = require("airflow.suggest")
 
@@ -93,7 +92,7 @@ local suggest = require("airflow.suggest")
 ---@param changes table
 ---@return table|true|nil result
 ---@return airflow.Error|nil err
-function Client.methods.update(client, ref, args, changes)
+function M.update(client, ref, args, changes)
   if type(changes) ~= "table" then error("airflow: update: changes must be a table", 2) end
   local api, err = client:api_version()
   if not api then return nil, err end
@@ -139,5 +138,8 @@ function Client.methods.update(client, ref, args, changes)
   a.body = body
   return client:call(op, a)
 end
+
+--- The client methods of this module.
+M.methods = { update = M.update }
 
 return M

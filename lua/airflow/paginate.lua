@@ -3,9 +3,9 @@
 -- the number of items received, never by the limit asked for. Where a response has
 -- no `total_entries`, an empty or short page ends the walk.
 -- @module airflow.paginate
-local Client = require("airflow.client")
 local Error = require("airflow.error")
 local registry = require("airflow.registry")
+local request = require("airflow.request")
 
 local M = {}
 
@@ -103,7 +103,7 @@ end
 -- pages are fetched concurrently; items come back in order, each once.
 -- @param ref "resource.operation_id"
 -- @param args the operation's arguments (offset and limit are respected)
--- @param opts {concurrency = 4, max = nil}
+-- @param opts {concurrency = 4, max = nil, on_progress = function(pages_done, pages_total)}
 -- @return items, total_entries; or nil, err
 function M.collect(client, ref, args, opts)
   opts = opts or {}
@@ -134,36 +134,32 @@ function M.collect(client, ref, args, opts)
     end
   end
 
-  if #offsets > 0 and concurrency > 1 and (client.transport.request_each or client.transport.request_many) then
-    local creds, cerr = client.auth:credentials(client)
-    if not creds then return nil, cerr end
-    client.transport:set_auth(creds)
+  local on_progress = opts.on_progress
+  if on_progress then on_progress(1, #offsets + 1) end
+  if #offsets > 0 and concurrency > 1 then
     local reqs = {}
     for i, off in ipairs(offsets) do
       local pa = copy(a)
       pa.offset = off
       pa.limit = a.limit or page_size
-      reqs[i] = client:build(op, pa, 2)
+      reqs[i] = request.prepare(client, op, pa, nil, 2)
     end
-    -- each page is decoded as soon as it arrives, while the others are in flight
-    local pages = {}
-    for i, r in client:send_each(reqs, concurrency) do
-      if r and r.status >= 200 and r.status < 300 then
-        pages[i] = client:decode(r, reqs[i].method, reqs[i].url, op.response_media) or false
+    -- each page is decoded as soon as it arrives, while the others are in flight;
+    -- retries and renewal are the pipeline's, as for any call
+    local pages, errs, done = {}, {}, 1
+    for i, res, rerr in request.each(client, reqs, concurrency) do
+      if res then
+        pages[i], errs[i] = request.decode(client, res, reqs[i].method, reqs[i].url, op.response_media)
       else
-        pages[i] = false
+        pages[i], errs[i] = nil, rerr
       end
+      done = done + 1
+      if on_progress then on_progress(done, #offsets + 1) end
     end
     for i, req in ipairs(reqs) do
       local page = pages[i]
+      if not page then return nil, errs[i] end
       pages[i] = nil
-      if not page then
-        -- a failed page (or an expired token) goes through the full pipeline again
-        local again = copy(a)
-        again.offset = offsets[i]
-        page, err = client:call(op, again)
-        if not page then return nil, err end
-      end
       local got, gerr = items_of(op, page, req.method, req.url)
       if not got then return nil, gerr end
       for _, v in ipairs(got) do out[#out + 1] = v end
@@ -195,5 +191,6 @@ function M.collect(client, ref, args, opts)
   return out, total
 end
 
-Client.extend{ pages = M.pages, each = M.each, collect = M.collect }
+--- The client methods of this module.
+M.methods = { pages = M.pages, each = M.each, collect = M.collect }
 return M

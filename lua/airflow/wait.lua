@@ -1,6 +1,5 @@
 --- Waiting for a DAG run to finish: `client:wait_dag_run(dag_id, dag_run_id, opts)`.
 -- @module airflow.wait
-local Client = require("airflow.client")
 local Error = require("airflow.error")
 
 local M = {}
@@ -43,5 +42,6 @@ function M.wait_dag_run(client, dag_id, dag_run_id, opts)
   end
 end
 
-Client.extend{ wait_dag_run = M.wait_dag_run }
+--- The client methods of this module.
+M.methods = { wait_dag_run = M.wait_dag_run }
 return M

@@ -73,6 +73,6 @@ return function(base_url, opts)
   deleted, err = c.variable:delete_variable("var_000")
   out.delete_again = deleted or failure(err)
 
-  out.auth = { renewals = c.auth.renewals, describe = c.auth:describe() }
+  out.auth = { describe = tostring(c) }
   return out, c
 end

@@ -8,8 +8,6 @@ local M = {}
 
 local null = json.null
 local ARRAY_MT = getmetatable(json.array({}))
-local SENTINEL = "\0airflow-cli:empty-array"
-local SENTINEL_JSON = '"\\u0000airflow-cli:empty-array"'
 
 --- Marks a table as a JSON array (an empty one then encodes as `[]`).
 M.array = json.array
@@ -118,66 +116,9 @@ function M.encode(v, pretty)
   return table.concat(out)
 end
 
--- Replaces every `[]` outside string literals with a sentinel string.
-local function mark_empty_arrays(text)
-  if not text:find("%[%s*%]") then return text, false end
-  local out, pos, i, n = {}, 1, 1, #text
-  while true do
-    local s = text:find('["%[]', i)
-    if not s then break end
-    if text:byte(s) == 34 then
-      local j = s + 1
-      while true do
-        local q = text:find('["\\]', j)
-        if not q then
-          j = n + 1
-          break
-        end
-        if text:byte(q) == 92 then
-          j = q + 2
-        else
-          j = q + 1
-          break
-        end
-      end
-      i = j
-    else
-      local e = text:match("^%[%s*%]()", s)
-      if e then
-        out[#out + 1] = text:sub(pos, s - 1)
-        out[#out + 1] = SENTINEL_JSON
-        pos, i = e, e
-      else
-        i = s + 1
-      end
-    end
-  end
-  out[#out + 1] = text:sub(pos)
-  return table.concat(out), true
-end
-
-local function restore(v, depth)
-  for k, x in pairs(v) do
-    if x == SENTINEL then
-      v[k] = json.array({})
-    elseif type(x) == "table" and depth < 1000 then
-      restore(x, depth + 1)
-    end
-  end
-end
-
 --- Decodes JSON text; empty arrays come back marked as arrays, integral numbers
 -- as integers.
 -- @return the value, or nil and a message
-function M.decode(text)
-  local marked, changed = mark_empty_arrays(text)
-  local v, why = json.decode(marked)
-  if v == nil then return nil, why end
-  if changed then
-    if v == SENTINEL then return json.array({}) end
-    if type(v) == "table" then restore(v, 0) end
-  end
-  return v
-end
+M.decode = json.decode_arrays
 
 return M

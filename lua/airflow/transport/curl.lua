@@ -1,22 +1,20 @@
 --- The default transport: an airflow.core (libcurl) session.
--- A transport turns request tables {method, url, headers, body, timeout, no_auth}
--- into responses {status, headers, body} or nil, err (err = {code, message}).
+-- It meets the contract written in airflow.transport.
 -- @module airflow.transport.curl
 local core = require("airflow.core")
 
 local M = {}
 M.__index = M
 
-local SESSION_KEYS = {
-  "timeout", "connect_timeout", "verify_tls", "ca_file", "ca_path", "cert_file", "key_file",
-  "key_password", "proxy", "user_agent", "http_version", "max_body_bytes", "max_redirects",
-  "compressed",
-}
+--- The client options this transport reads (name -> type): the session's options,
+-- named once in airflow.core (core.SESSION_OPTIONS); the session checks their values.
+M.OPTIONS = {}
+for _, name in ipairs(core.SESSION_OPTIONS) do M.OPTIONS[name] = "any" end
 
 --- Creates a transport from the client options (only session options are read).
 function M.new(opts)
   local session_opts = {}
-  for _, k in ipairs(SESSION_KEYS) do session_opts[k] = opts[k] end
+  for k in pairs(M.OPTIONS) do session_opts[k] = opts[k] end
   local ok, session, err = pcall(core.session, session_opts)
   if not ok then -- a bad option value: name it as the client's option, at the caller
     error("airflow: option " .. tostring(session):gsub("^.-airflow%.core%.session: ", ""), 3)

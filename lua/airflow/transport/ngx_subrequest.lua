@@ -52,6 +52,9 @@ M.__index = M
 --- The default internal location.
 M.DEFAULT_LOCATION = "/_airflow_upstream"
 
+--- The client options this transport reads (name -> type).
+M.OPTIONS = { ngx_location = "string", user_agent = "string" }
+
 --- The body the location answers (status 599) when `$airflow_url` is empty: the
 -- transport's one-time check that its location exists and is the right one.
 M.PROBE_BODY = "airflow-ngx-probe"

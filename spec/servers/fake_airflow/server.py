@@ -160,7 +160,16 @@ class FakeAirflow:
         with self.log_lock:
             self.requests = []
             self.seq = 0
-            self.stats = {"requests": 0, "token_requests": 0, "connections": 0}
+            self.stats = {"requests": 0, "token_requests": 0, "connections": 0, "in_flight": 0,
+                          "max_in_flight": 0}
+
+    def in_flight(self, step):
+        """Counts API requests being answered (step +1 on arrival, -1 when answered)."""
+        with self.log_lock:
+            n = self.stats["in_flight"] + step
+            self.stats["in_flight"] = n
+            if n > self.stats["max_in_flight"]:
+                self.stats["max_in_flight"] = n
 
     # ---- recording
 
@@ -567,6 +576,13 @@ class Handler(BaseHTTPRequestHandler):
             self._send(app.control(req))
             return
         entry = app.record(req)
+        app.in_flight(1)
+        try:
+            self._answer(app, req, entry)
+        finally:
+            app.in_flight(-1)
+
+    def _answer(self, app, req, entry):
         pause = app.delay_for(req.path)
         if pause > 0:
             time.sleep(pause)
