@@ -329,12 +329,3 @@ describe("hooks", function()
     assert.is_nil(tostring(c):find("very-secret-token", 1, true))
   end)
 end)
-
-describe("airflow.mask.diff", function()
-  it("lists changed fields, dotted for nested tables", function()
-    local before = { is_paused = false, description = "a", conf = { retries = 1, owner = "x" }, tags = { "a" } }
-    local after = { is_paused = true, description = "a", conf = { retries = 2, owner = "x" }, tags = { "a", "b" } }
-    assert.same({ "conf.retries", "is_paused", "tags" }, airflow.mask.diff(before, after))
-    assert.same({}, airflow.mask.diff(before, before))
-  end)
-end)

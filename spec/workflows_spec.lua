@@ -1,5 +1,5 @@
 -- The library as users use it, against the stateful fake Airflow: tokens, pagination,
--- update masks, waiting, logs, api = "auto".
+-- waiting, logs, api = "auto".
 local airflow = require("airflow")
 local core = require("airflow.core")
 local env = require("env")
@@ -198,24 +198,6 @@ describe("pagination", function()
     env.fake_control("/_fake/seed", '{"variables": 300}')
     local items = assert(client():collect("variable.get_variables", {}, { max = 120 }))
     assert.equal(120, #items)
-  end)
-end)
-
-describe("update masks", function()
-  it("changes only the masked fields", function()
-    local c = client()
-    local dag = assert(c:update("dag.patch_dag", { dag_id = "example_etl" }, { is_paused = true }))
-    assert.is_true(dag.is_paused)
-    local sent = env.fake_get("/_fake/requests")
-    local last = sent[#sent]
-    assert.equal("PATCH", last.method)
-    assert.matches("update_mask=is_paused", last.query, 1, true)
-  end)
-
-  it("raises on a misspelt field, naming the close match, before any request", function()
-    local c = client()
-    assert.has_error(function() c:update("dag.patch_dag", { dag_id = "example_etl" }, { is_pasued = true }) end,
-      "airflow: dag.patch_dag: 'is_pasued' is not a field of its request body (did you mean 'is_paused'?)")
   end)
 end)
 
