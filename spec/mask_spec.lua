@@ -63,7 +63,7 @@ describe("client:update", function()
     assert.equal("b", v.value)
     local sent = api_requests()
     assert.equal("PATCH", sent[#sent].method)
-    assert.matches("update_mask=description%2Cvalue", sent[#sent].query, 1, true)
+    assert.matches("update_mask=description,value", sent[#sent].query, 1, true)
   end)
 
   it("sends no PATCH when nothing changes", function()
