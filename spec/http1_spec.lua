@@ -38,6 +38,18 @@ describe("core.http_request", function()
       assert.has_error(function() core.http_request({ url = url }) end, nil, url)
     end
   end)
+
+  it("gives each request exactly its own bytes, after a large one and after a refused one", function()
+    local big = ("x"):rep(300 * 1024)
+    local bytes = core.http_request({ method = "POST", url = "http://h/big", body = big })
+    assert.equal("POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 307200\r\nConnection: keep-alive\r\n\r\n"
+      .. big, bytes)
+    assert.has_error(function() core.http_request({ url = "http://h/", headers = { ["X-A"] = "1\nX: 2" } }) end)
+    for _ = 1, 2 do
+      assert.equal("GET /s HTTP/1.1\r\nHost: h:81\r\nConnection: keep-alive\r\n\r\n",
+        (core.http_request({ url = "http://h:81/s" })))
+    end
+  end)
 end)
 
 describe("core.http_parser", function()

@@ -15,8 +15,11 @@
 static const char *const request_fields[] = {"method", "url", "headers", "body", "timeout",
                                              "no_auth", NULL};
 
-/* The request bytes while they are written: in a userdata, so that a Lua error in
- * between (out of memory) leaks nothing. */
+/* The buffer the request bytes are written in: one userdata per Lua state, the
+ * upvalue of core.http_request, emptied and reused by each call (a C function runs
+ * to its end without yielding, so calls never overlap), so a request allocates
+ * nothing but its result string; a Lua error in between (out of memory) leaks
+ * nothing. */
 static int bytes_gc(lua_State *L)
 {
     af_buf *b = luaL_checkudata(L, 1, BYTES_MT);
@@ -87,9 +90,8 @@ static int l_http_request(lua_State *L)
     af_error_clear(&err);
     if (af_url_split(url, &u, &err) != 0)
         return luaL_error(L, "%s: %s", what, err.message);
-    out = lua_newuserdatauv(L, sizeof *out, 0); /* 5 */
-    af_buf_init(out, 0);
-    luaL_setmetatable(L, BYTES_MT);
+    out = lua_touserdata(L, lua_upvalueindex(1));
+    af_buf_reset(out);
     if (af_http_request_head(out, method, url, &u, proxy, &err) != 0 ||
         (!lua_isnil(L, 2) && add_headers(L, 2, out, &err) != 0) ||
         (!lua_isnil(L, 4) && add_headers(L, 4, out, &err) != 0) ||
@@ -98,7 +100,8 @@ static int l_http_request(lua_State *L)
         return luaL_error(L, "%s: %s", what, err.message);
     }
     lua_pushlstring(L, out->data, out->len);
-    af_buf_free(out);
+    if (out->cap > AF_SCRATCH_KEEP) /* a large body: give its storage back */
+        af_buf_free(out);
     lua_pushstring(L, u.host);
     lua_pushinteger(L, u.port);
     lua_pushboolean(L, u.tls);
@@ -258,6 +261,7 @@ static int l_parser_keepalive(lua_State *L)
 
 void afl_open_http1(lua_State *L)
 {
+    af_buf *out;
     static const luaL_Reg methods[] = {
         {"feed", l_parser_feed},           {"eof", l_parser_eof},
         {"response", l_parser_response}, {"keepalive", l_parser_keepalive},
@@ -266,7 +270,10 @@ void afl_open_http1(lua_State *L)
     static const luaL_Reg no_methods[] = {{NULL, NULL}};
     afl_new_class(L, PARSER_MT, methods, parser_gc);
     afl_new_class(L, BYTES_MT, no_methods, bytes_gc);
-    lua_pushcfunction(L, l_http_request);
+    out = lua_newuserdatauv(L, sizeof *out, 0);
+    af_buf_init(out, 0);
+    luaL_setmetatable(L, BYTES_MT);
+    lua_pushcclosure(L, l_http_request, 1);
     lua_setfield(L, -2, "http_request");
     lua_pushcfunction(L, l_http_parser);
     lua_setfield(L, -2, "http_parser");

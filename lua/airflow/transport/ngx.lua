@@ -158,18 +158,39 @@ local function connect_address(host)
   return host
 end
 
--- Opens (or takes from the pool) a connection; returns sock, reused or nil, err.
-function M:connect(host, port, tls, deadline)
-  local sock = ngx.socket.tcp()
-  local budget = math.max(1, math.min(self.connect_ms, (deadline - ngx.now()) * 1000))
-  sock:settimeouts(budget, self.timeout_ms, self.timeout_ms)
+-- The connect options of a scheme, host and port: {pool =, pool_size =, address =}
+-- (nginx copies what it needs). The last one is kept at hand, so a client talking
+-- to one Airflow builds no key string per request.
+function M:pool(host, port, tls)
+  local last = self.last_pool
+  if last and last.host == host and last.port == port and last.tls == tls then return last end
   local key = (tls and (self.verify and "https:" or "https-noverify:") or "http:") .. host .. ":" .. port
   local pool = self.pools[key]
   if not pool then
-    pool = { pool = key, pool_size = self.pool_size }
+    pool = { pool = key, pool_size = self.pool_size, host = host, port = port, tls = tls,
+      address = connect_address(host) }
     self.pools[key] = pool
   end
-  local ok, err = sock:connect(connect_address(host), port, pool)
+  self.last_pool = pool
+  return pool
+end
+
+-- The read timeout (ms) of a connection's first wait: `stream_timeout` seconds
+-- (a stream), else the time left until `deadline`; at least 1.
+local function first_read_ms(deadline, stream_timeout)
+  local left = stream_timeout and stream_timeout * 1000 or (deadline - ngx.now()) * 1000
+  return left < 1 and 1 or left
+end
+
+-- Opens (or takes from the pool) a connection, its read timeout set for the first
+-- wait for the response (first_read_ms); returns sock, reused or nil, err.
+function M:connect(host, port, tls, deadline, stream_timeout)
+  local sock = ngx.socket.tcp()
+  local left = first_read_ms(deadline, stream_timeout)
+  local cleft = first_read_ms(deadline)
+  sock:settimeouts(cleft < self.connect_ms and cleft or self.connect_ms, self.timeout_ms, left)
+  local pool = self:pool(host, port, tls)
+  local ok, err = sock:connect(pool.address, port, pool)
   if not ok then
     local code = code_of(err, "connect")
     return fail(code, "cannot connect to %s:%d: %s%s", host, port, err,
@@ -184,14 +205,20 @@ function M:connect(host, port, tls, deadline)
       return fail("tls", "%s", tls_message(herr, host, self.verify))
     end
   end
+  if not reused then -- connecting took time: the first wait gets what is left
+    sock:settimeouts(self.connect_ms, self.timeout_ms, first_read_ms(deadline, stream_timeout))
+  end
   return sock, reused
 end
 
--- Waits for the next data on sock, with the time left; returns data or nil, err.
+-- Waits for the next data on sock, with the time left until `deadline` (nil: the
+-- read timeout already set); returns data or nil, err.
 local function receive(sock, deadline)
-  local left = (deadline - ngx.now()) * 1000
-  if left <= 0 then return nil, "timeout" end
-  sock:settimeout(math.max(1, left))
+  if deadline then
+    local left = (deadline - ngx.now()) * 1000
+    if left <= 0 then return nil, "timeout" end
+    sock:settimeout(left < 1 and 1 or left)
+  end
   return sock:receiveany(READ_SIZE)
 end
 
@@ -209,9 +236,11 @@ local RETRY = {} -- a pooled connection was found closed: try once more on a new
 
 -- Sends the request on `sock` and reads up to the response head (streaming) or its
 -- end. `may_retry`: a pooled connection, so a close before any answer is RETRY.
+-- The first read waits as long as connect set; each next one until `deadline`, or
+-- (streaming) `timeout` seconds from its start.
 -- @return sock (false once the response is complete and the connection released),
 --   parser, the first body bytes | nil, err | RETRY
-local function try_once(self, sock, may_retry, bytes, parser, host, wait_until, streaming)
+local function try_once(self, sock, may_retry, bytes, parser, host, deadline, timeout, streaming)
   local ok, serr = sock:send(bytes)
   if not ok then
     sock:close()
@@ -220,7 +249,7 @@ local function try_once(self, sock, may_retry, bytes, parser, host, wait_until, 
   end
   local got = false
   while true do
-    local data, err = receive(sock, wait_until())
+    local data, err = receive(sock, got and (streaming and ngx.now() + timeout or deadline) or nil)
     if not data then
       sock:close()
       if err == "closed" and not got and may_retry then return RETRY end
@@ -253,15 +282,12 @@ function M:exchange(req, streaming)
   local bytes, host, port, tls = core.http_request(req, self:extra_lines(req.no_auth))
   local timeout = req.timeout or self.timeout_ms / 1000
   local deadline = ngx.now() + timeout
-  local function wait_until()
-    return streaming and ngx.now() + timeout or deadline
-  end
   for attempt = 1, 2 do
-    local sock, reused = self:connect(host, port, tls, deadline)
+    local sock, reused = self:connect(host, port, tls, deadline, streaming and timeout)
     if not sock then return nil, reused end
     local parser = self:parser(streaming, req.method == "HEAD")
-    local r1, r2, r3 = try_once(self, sock, reused and attempt == 1, bytes, parser, host, wait_until,
-      streaming)
+    local r1, r2, r3 = try_once(self, sock, reused and attempt == 1, bytes, parser, host, deadline,
+      timeout, streaming)
     if r1 ~= RETRY then return r1, r2, r3 end
   end
   return fail("recv", "the connection to %s closed before the response", host)
