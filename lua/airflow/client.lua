@@ -19,7 +19,7 @@ local OWN_OPTIONS = {
   retries = "number", retry_backoff = "number", retry_max_wait = "number",
   transport = "any", json_decode = "function", shared_dict = "string", token_store = "table",
   on_request = "function", on_response = "function", on_retry = "function", on_warning = "function",
-  sleep = "function", clock = "function",
+  sleep = "function", clock = "function", read_only = "boolean",
 }
 
 local client_options
@@ -110,6 +110,7 @@ function Client.new(opts)
     retry_max_wait = opts.retry_max_wait or 30,
     hooks = { on_request = opts.on_request, on_response = opts.on_response, on_retry = opts.on_retry },
     json_decode = opts.json_decode or json.decode,
+    read_only = opts.read_only == true, -- refuse every verb but GET and HEAD (airflow.request.check)
   }
   local transport = opts.transport
   if transport == nil or type(transport) == "string" then

@@ -53,14 +53,28 @@ local hook = M.hook
 
 -- ------------------------------------------------------------------ prepare
 
---- The place to refuse an operation before any I/O (the server-version gate and a
--- read-only mode belong here): every prepared request passes through it, raising at
--- `level` (as for `error`) naming what was refused. Nothing is refused yet.
--- @param client the client
--- @param op the operation
--- @param args its arguments
--- @param level the stack level to blame
-function M.check(_, _, _, _) end
+-- Verbs a read-only client may send (the option `read_only`).
+local READ_VERBS = { GET = true, HEAD = true }
+
+-- Raises when a read-only client would send `method`; `what` names the request.
+local function check_read_only(client, method, what, level)
+  if client.read_only and not READ_VERBS[method] then
+    fail(level + 1, "%s: refused: the client is read-only (read_only = true) and this request is a %s",
+      what, method)
+  end
+end
+
+--- The place to refuse an operation before any I/O (the server-version gate belongs
+-- here too): every prepared request passes through it, raising at `level` (as for
+-- `error`) naming what was refused. A read-only client refuses every verb but GET
+-- and HEAD.
+---@param client airflow.Client
+---@param op table the operation (from airflow.registry)
+---@param args table its arguments
+---@param level integer the stack level to blame
+function M.check(client, op, args, level) -- luacheck: ignore 212/args
+  check_read_only(client, op.method, op.resource .. "." .. op.name, level + 1)
+end
 
 -- The body with the operation's required defaults filled in (a copy when one was).
 local function with_defaults(op, body)
@@ -157,6 +171,7 @@ function M.prepare_raw(client, spec, level)
   if type(method) ~= "string" or not method:match("^%u+$") then
     fail(level, "request: 'method' must be an upper-case HTTP verb, got %s", tostring(method))
   end
+  check_read_only(client, method, "request", level)
   local url
   if spec.url ~= nil then
     if type(spec.url) ~= "string" or spec.url:sub(1, #client.base_url + 1) ~= client.base_url .. "/" then
