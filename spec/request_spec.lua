@@ -249,8 +249,8 @@ describe("read_only", function()
     assert.matches("request_spec.lua:" .. (line + 1) .. ": airflow: dag_run.trigger_dag_run: refused: the client is "
       .. "read-only (read_only = true) and this request is a POST", e1, 1, true)
     assert.matches("request_spec.lua:" .. (line + 2) .. ": airflow: dag.patch_dag: refused", e2, 1, true)
-    assert.matches("airflow: request: refused: the client is read-only (read_only = true) and this request is a DELETE",
-      e3, 1, true)
+    assert.matches("airflow: request: refused: the client is read-only (read_only = true) and this request is a "
+      .. "DELETE", e3, 1, true)
     assert.matches("variable.post_variable: refused", e4, 1, true)
     assert.equal(0, env.fake_get("/_fake/stats").requests) -- not even /auth/token
     assert.equal("var_001", assert(c.variable:get_variable("var_001")).key)
