@@ -7,12 +7,7 @@ local env = require("env")
 
 local FAKE = env.need("FAKE_AIRFLOW_URL")
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read = require("reference").read
 
 -- The fenced blocks of a language in a Markdown text: {code, line, skip} each, where
 -- `skip` is the reason given in an `<!-- example not run: REASON -->` line just above.

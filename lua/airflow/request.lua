@@ -42,6 +42,9 @@ end
 
 --- Reports to a hook ("on_request", "on_response" or "on_retry"); a failing hook
 -- is reported on stderr and never breaks the request.
+---@param client airflow.Client
+---@param name "on_request"|"on_response"|"on_retry"
+---@param info table
 function M.hook(client, name, info)
   local hook = client.hooks[name]
   if hook then
@@ -109,6 +112,12 @@ end
 -- @param level the stack level to blame for a bad argument, as for `error`
 --   (1: the caller of prepare)
 -- @return the transport request {method, url, headers, body, timeout}
+---@param client airflow.Client
+---@param op table
+---@param args table
+---@param opts? airflow.CallOptions
+---@param level? integer
+---@return airflow.TransportRequest
 function M.prepare(client, op, args, opts, level)
   level = level or 1
   M.check(client, op, args, level + 1)
@@ -161,6 +170,10 @@ end
 --- Builds a raw request (`client:request{...}`): a path on the client's server (or a
 -- full URL on the same origin), a query table, headers by name and a body.
 -- Raises on a programming mistake, before any I/O.
+---@param client airflow.Client
+---@param spec table see client:request
+---@param level? integer
+---@return airflow.TransportRequest
 function M.prepare_raw(client, spec, level)
   level = (level or 1) + 1
   if type(spec) ~= "table" then fail(level, "request expects a table, got %s", type(spec)) end
@@ -218,6 +231,10 @@ end
 
 --- Seconds to wait before retry `attempt` (1-based): Retry-After when the server
 -- gave one (capped), else exponential backoff with full jitter.
+---@param client airflow.Client
+---@param attempt integer
+---@param retry_after? string|number
+---@return number seconds
 function M.backoff(client, attempt, retry_after)
   local wait = tonumber(retry_after)
   if wait then return math.min(math.max(wait, 0), client.retry_max_wait) end
@@ -306,6 +323,11 @@ end
 -- @param req a transport request {method, url, headers, body, timeout, no_auth}
 -- @param policy {retry = true} to retry a request that is not idempotent (optional)
 -- @return the transport response (any status), or nil, airflow.Error
+---@param client airflow.Client
+---@param req airflow.TransportRequest
+---@param policy? { retry?: boolean }
+---@return airflow.core.Response|nil response
+---@return airflow.Error|nil err
 function M.one(client, req, policy)
   local creds, cerr = credentials(client, req.no_auth)
   if not creds then return nil, cerr end
@@ -339,6 +361,11 @@ end
 -- policy as `one` once the batch has drained (the transport runs one batch at a time).
 -- @return iterator (-> i, response | i, nil, airflow.Error), nil, nil, and a value to
 --   close to abandon the rest (nil when there is nothing to close)
+---@param client airflow.Client
+---@param reqs airflow.TransportRequest[]
+---@param concurrency integer
+---@param policy? { retry?: boolean }
+---@return fun(): integer|nil, airflow.core.Response|nil, airflow.Error|nil iterator
 function M.each(client, reqs, concurrency, policy)
   local n = #reqs
   local creds, cerr = credentials(client)
@@ -382,6 +409,12 @@ end
 
 --- Exchanges many requests at once; every outcome in input order.
 -- @return responses (response or false each), errors (airflow.Error or nil each)
+---@param client airflow.Client
+---@param reqs airflow.TransportRequest[]
+---@param concurrency integer
+---@param policy? { retry?: boolean }
+---@return (airflow.core.Response|false)[] responses
+---@return (airflow.Error|nil)[] errors
 function M.many(client, reqs, concurrency, policy)
   local resps, errs = {}, {}
   for i, res, err in M.each(client, reqs, concurrency, policy) do
@@ -415,6 +448,8 @@ function Stream:close()
 end
 
 --- True when the client's transport can stream.
+---@param client airflow.Client
+---@return boolean
 function M.can_stream(client)
   return client.transport.stream ~= nil
 end
@@ -423,6 +458,11 @@ end
 -- renewal apply until the response's head is known to be a success.
 -- @return a stream (next() -> chunk | false at the end | nil, err; close()), or
 --   nil, airflow.Error (an error response read whole)
+---@param client airflow.Client
+---@param req airflow.TransportRequest
+---@param policy? { retry?: boolean }
+---@return table|nil stream
+---@return airflow.Error|nil err
 function M.stream(client, req, policy)
   local attempt, renewed = 1, false
   while true do
@@ -501,6 +541,13 @@ end
 -- @param expect the operation's success media types (registry `response_media`), if
 --   known: when they are all JSON, a success that is not JSON (an SSO proxy's login
 --   page, say) is an `InvalidResponse` error, never handed back as text
+---@param client airflow.Client
+---@param res airflow.core.Response
+---@param method string
+---@param url string
+---@param expect? string
+---@return any result
+---@return airflow.Error|nil err
 function M.decode(client, res, method, url, expect)
   local status = res.status
   if status < 200 or status >= 300 then
@@ -537,6 +584,13 @@ end
 --- Prepares, exchanges and decodes one operation call.
 -- @param level the stack level to blame for a bad argument, as for `error`
 -- @return the decoded result, or nil, airflow.Error
+---@param client airflow.Client
+---@param op table
+---@param args table
+---@param opts? airflow.CallOptions
+---@param level? integer
+---@return any result
+---@return airflow.Error|nil err
 function M.call(client, op, args, opts, level)
   local req = M.prepare(client, op, args, opts, (level or 1) + 1)
   local res, err = M.one(client, req, opts)

@@ -48,7 +48,7 @@ end
 function Transport.set_auth(_, _) end
 
 --- Prints one request and sends nothing.
----@param req table a transport request {method, url, headers, body}
+---@param req airflow.TransportRequest
 ---@return nil
 ---@return table err {code = "aborted", message = M.MESSAGE}
 function Transport:request(req)
@@ -83,6 +83,9 @@ function Transport:request(req)
 end
 
 --- Prints each request and sends none (for `--all`'s concurrent pages).
+---@param reqs airflow.TransportRequest[]
+---@return false[] responses
+---@return table[] errors
 function Transport:request_many(reqs)
   local resps, errs = {}, {}
   for i, req in ipairs(reqs) do

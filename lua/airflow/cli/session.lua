@@ -74,6 +74,11 @@ end
 -- @param ui {err = stderr file, out = stdout file (for --dry-run), warn = function(msg), verbose = bool}
 -- @param extra {skip_cache = true} to ignore a cached token (login)
 -- @return client, state; or nil, err (an airflow.Error)
+---@param s table the settings
+---@param ui table
+---@param extra? { skip_cache?: boolean }
+---@return airflow.Client|nil client
+---@return table|airflow.Error state, or the error
 function M.connect(s, ui, extra)
   if not s.url then
     util.usage("no Airflow URL: use --url URL, AIRFLOW_URL, or url = in a profile of the config file")
@@ -140,6 +145,9 @@ end
 
 --- The error to report: the login failure behind a "token_provider failed".
 -- Raises a usage failure when a token was needed but there is no password.
+---@param state table|nil
+---@param err any
+---@return any err
 function M.explain(state, err)
   if not state or type(err) ~= "table" or err.title ~= "token_provider failed" then return err end
   if state.need_password then
