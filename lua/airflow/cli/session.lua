@@ -124,7 +124,7 @@ end
 --- The client of `--dry-run`: no credentials (nothing is fetched, not even a token),
 -- and a transport that prints each request with its credentials masked.
 ---@param s table the settings
----@param ui table {err, warn, verbose}
+---@param ui table {out, err, warn, verbose}: requests are printed on out
 ---@param new_client fun(api: string, creds: table?, transport: table): airflow.Client?, airflow.Error?
 ---@return airflow.Client|nil client
 ---@return table state or an airflow.Error
