@@ -595,3 +595,121 @@ describe("convenience commands", function()
     assert.equal(1, #lines(out))
   end)
 end)
+
+describe("--dry-run", function()
+  local SECRET = "Dry-S3cret-PW"
+
+  -- The printed curl line (the last line of the output), and a check that sh parses it.
+  local function curl_line(out)
+    local last = out:match("([^\n]+)\n$")
+    assert.truthy(last and last:find("^curl %-X "), out)
+    assert.is_true(os.execute("sh -n -c " .. q(last)) == true, last)
+    return last
+  end
+
+  it("prints the request and a curl line, sends nothing (not even /auth/token) and shows no secret", function()
+    local cases = {
+      { argv = { "trigger", "example_etl", "--conf", '{"day": "2024-01-01"}' },
+        vars = { AIRFLOW_URL = FAKE, AIRFLOW_USERNAME = "admin", AIRFLOW_PASSWORD = SECRET },
+        head = "POST " .. FAKE .. "/api/v2/dags/example_etl/dagRuns", auth = "Authorization: Bearer <token>",
+        body = '"day":"2024-01-01"', curl = '-H "Authorization: Bearer $AIRFLOW_TOKEN"' },
+      { argv = { "--token-stdin", "variable", "post_variable", "--body", '{"key": "k", "value": "v"}' },
+        vars = { AIRFLOW_URL = FAKE }, stdin = "tok-" .. SECRET .. "\n",
+        head = "POST " .. FAKE .. "/api/v2/variables", auth = "Authorization: Bearer <token>",
+        body = '"key":"k"', curl = '-H "Authorization: Bearer $AIRFLOW_TOKEN"' },
+      { argv = { "--api", "v1", "pause", "example_etl", "tutorial" },
+        vars = { AIRFLOW_URL = FAKE, AIRFLOW_USERNAME = "admin", AIRFLOW_PASSWORD = SECRET },
+        head = "PATCH " .. FAKE .. "/api/v1/dags/tutorial?update_mask=is_paused",
+        auth = "Authorization: Basic <base64 of admin:password>", body = '{"is_paused":true}',
+        curl = [[-u 'admin'":$AIRFLOW_PASSWORD"]] },
+      { argv = { "--verbose", "dag", "get_dags", "tags=etl", "--all" },
+        vars = { AIRFLOW_URL = FAKE, AIRFLOW_TOKEN = "tok-" .. SECRET },
+        head = "GET " .. FAKE .. "/api/v2/dags?offset=0&tags=etl", auth = "Authorization: Bearer <token>" },
+      { argv = { "login" }, vars = { AIRFLOW_URL = FAKE, AIRFLOW_USERNAME = "admin", AIRFLOW_PASSWORD = SECRET },
+        head = "GET " .. FAKE .. "/api/v2/dags?limit=1", auth = "Authorization: Bearer <token>" },
+    }
+    for _, c in ipairs(cases) do
+      local argv = { "--dry-run" }
+      for _, a in ipairs(c.argv) do argv[#argv + 1] = a end
+      local out, err, rc = run(argv, c.vars, c.stdin)
+      local what = table.concat(c.argv, " ")
+      assert.equal(0, rc, what .. ": " .. err)
+      assert.truthy(out:find(c.head .. "\n", 1, true), what .. ": " .. out)
+      assert.truthy(out:find("\n" .. c.auth .. "\n", 1, true), what .. ": " .. out)
+      assert.truthy(out:find("Accept: application/json\n", 1, true), what)
+      if c.body then
+        assert.truthy(out:find("Content-Type: application/json\n", 1, true), what)
+        assert.truthy(out:find(c.body, 1, true), what)
+      end
+      local curl = curl_line(out)
+      local method, url = c.head:match("^(%S+) (%S+)$")
+      assert.truthy(curl:find("curl -X " .. method .. " " .. q(url), 1, true), curl)
+      if c.curl then assert.truthy(curl:find(c.curl, 1, true), curl) end
+      if c.body then assert.truthy(curl:find("--data-binary '", 1, true), curl) end
+      assert.is_nil((out .. err):find(SECRET, 1, true), what)
+      assert.is_nil(out:find("Logged in", 1, true))
+      assert.same({ requests = 0, token_requests = 0 }, { requests = stats().requests,
+        token_requests = stats().token_requests }, what)
+    end
+    assert.is_nil(read(CACHE_DIR .. "/default.token")) -- nothing fetched, nothing cached
+  end)
+
+  it("prints a curl line that sends the same request once the credential is set", function()
+    local token = json.decode(io.popen("curl -s -X POST -H 'Content-Type: application/json' -d "
+      .. q('{"username":"admin","password":"admin"}') .. " " .. q(FAKE .. "/auth/token")):read("a")).access_token
+    assert.is_string(token)
+    env.fake_control("/_fake/reset")
+    local out = run({ "--dry-run", "variable", "post_variable", "--body", '{"key": "from curl", "value": "it\'s"}' },
+      ADMIN)
+    local p = io.popen("AIRFLOW_TOKEN=" .. q(token) .. " sh -c "
+      .. q(curl_line(out) .. " -s -o /dev/null -w '%{http_code}'"))
+    assert.equal("201", p:read("a"))
+    p:close()
+    out = run({ "--dry-run", "--api", "v1", "variable", "get_variable", "from curl" }, V1)
+    p = io.popen("AIRFLOW_PASSWORD=admin sh -c " .. q(curl_line(out) .. " -s"))
+    local got = json.decode(p:read("a"))
+    p:close()
+    assert.same({ key = "from curl", value = "it's" }, { key = got.key, value = got.value })
+    assert.equal(2, stats().requests) -- the two curl processes, nothing from airflow-lua
+  end)
+end)
+
+describe("--read-only", function()
+  local path = CONFIG_DIR .. "/config"
+
+  local function refuses(argv, vars)
+    local out, err, rc = run(argv, vars)
+    assert.equal(2, rc, err)
+    assert.equal("", out)
+    assert.truthy(err:find("refused: the client is read-only", 1, true), err)
+    assert.equal(0, stats().requests, table.concat(argv, " "))
+  end
+
+  it("refuses every request but GET before it is sent (exit 2), and allows GETs", function()
+    refuses({ "--read-only", "trigger", "example_etl" }, ADMIN)
+    refuses({ "--read-only", "variable", "post_variable", "--body", '{"key": "k", "value": "v"}' }, ADMIN)
+    refuses({ "--read-only", "pause", "tutorial" }, V1)
+    refuses({ "--read-only", "dag", "patch_dag", "tutorial", "--body", '{"is_paused": true}' }, ADMIN)
+    local out, err, rc = run({ "--read-only", "variable", "get_variable", "var_007" }, ADMIN)
+    assert.equal(0, rc, err)
+    assert.equal("value_007", json.decode(out).value)
+  end)
+
+  it("is also a profile setting, and a bad value is a usage error", function()
+    write(path, "[default]\nurl = " .. FAKE .. "\nusername = admin\npassword = admin\nread_only = true\n"
+      .. "[profile rw]\nurl = " .. FAKE .. "\nusername = admin\npassword = admin\n"
+      .. "[profile odd]\nurl = " .. FAKE .. "\nread_only = maybe\n", "600")
+    refuses({ "trigger", "example_etl" })
+    refuses({ "dag_run", "trigger_dag_run", "example_etl", "--body", "{}" })
+    local out, err, rc, _ = run({ "dag", "get_dag", "tutorial" })
+    assert.equal(0, rc, err)
+    assert.equal("tutorial", json.decode(out).dag_id)
+    _, err, rc = run({ "--profile", "rw", "trigger", "example_etl" })
+    assert.equal(0, rc, err)
+    env.fake_control("/_fake/reset")
+    refuses({ "--profile", "rw", "--read-only", "trigger", "example_etl" })
+    _, err, rc = run({ "--profile", "odd", "dag", "get_dags" })
+    assert.equal(2, rc)
+    assert.truthy(err:find("read_only in profile 'odd' must be true or false, got 'maybe'", 1, true), err)
+  end)
+end)

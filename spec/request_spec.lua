@@ -238,6 +238,31 @@ describe("mistakes", function()
   end)
 end)
 
+describe("read_only", function()
+  it("refuses every verb but GET before any I/O, naming the operation, and lets GETs through", function()
+    local c = assert(airflow.new{ base_url = url, username = "admin", password = "admin", read_only = true })
+    local line = debug.getinfo(1, "l").currentline
+    local e1 = select(2, pcall(function() c.dag_run:trigger_dag_run{ dag_id = "example_etl" } end))
+    local e2 = select(2, pcall(function() c:update("dag.patch_dag", { dag_id = "tutorial" }, { is_paused = true }) end))
+    local e3 = select(2, pcall(function() c:request{ method = "DELETE", path = "/api/v2/variables/var_001" } end))
+    local e4 = select(2, pcall(function() c:prepare("variable.post_variable", { body = { key = "k" } }) end))
+    assert.matches("request_spec.lua:" .. (line + 1) .. ": airflow: dag_run.trigger_dag_run: refused: the client is "
+      .. "read-only (read_only = true) and this request is a POST", e1, 1, true)
+    assert.matches("request_spec.lua:" .. (line + 2) .. ": airflow: dag.patch_dag: refused", e2, 1, true)
+    assert.matches("airflow: request: refused: the client is read-only (read_only = true) and this request is a "
+      .. "DELETE", e3, 1, true)
+    assert.matches("variable.post_variable: refused", e4, 1, true)
+    assert.equal(0, env.fake_get("/_fake/stats").requests) -- not even /auth/token
+    assert.equal("var_001", assert(c.variable:get_variable("var_001")).key)
+    assert.equal(150, assert(c:request{ path = "/api/v2/variables", query = { limit = 1 } }).total_entries)
+    local fresh = assert(airflow.new{ base_url = url, token = "t", read_only = true })
+    assert.has_error(function() fresh.variable:post_variable{ body = { key = "k", value = "v" } } end)
+    assert.equal(3, env.fake_get("/_fake/stats").requests) -- the token and the two GETs
+    assert.has_error(function() airflow.new{ base_url = url, read_only = "yes" } end,
+      "airflow: option 'read_only' must be a boolean, got string")
+  end)
+end)
+
 describe("helpers", function()
   it("are the same whichever module is required first", function()
     local Client = require("airflow.client")

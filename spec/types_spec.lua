@@ -168,3 +168,72 @@ describe("types/airflow-core.d.lua", function()
     assert.same(c_list("csrc/lua/request.c", "request_fields"), fields("airflow.core.Request"))
   end)
 end)
+
+describe("the hand-written modules' inline annotations", function()
+  -- The modules whose public functions carry ---@param/---@return (the OpenResty
+  -- transports are annotated by their own owners).
+  local MODULES = { "client", "request", "paginate", "logs", "auth", "wait", "mask", "error", "json",
+    "transport/init", "transport/curl", "cli/session", "cli/dry_run" }
+
+  local function classes_in(text, out)
+    for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+      local cls = line:match("^%-%-%-@class ([%w_.]+)") or line:match("^%-%-%-@alias ([%w_.]+)")
+      if cls then out[cls] = true end
+    end
+    return out
+  end
+
+  local generated = classes_in(CORE, classes_in(CLIENT, {}))
+
+  it("define no class the generated files define, and name only classes that exist", function()
+    local own, texts = {}, {}
+    for _, m in ipairs(MODULES) do
+      texts[m] = read("lua/airflow/" .. m .. ".lua")
+      for cls in pairs(classes_in(texts[m], {})) do
+        assert.is_nil(generated[cls], m .. " defines " .. cls .. " again (reference types/ instead)")
+        own[cls] = true
+      end
+    end
+    local unknown = {}
+    for m, text in pairs(texts) do
+      for line in text:gmatch("[^\n]+") do
+        if line:match("^%-%-%-@") then
+          -- a type is a dotted airflow name whose last part is capitalised (module names are not)
+          for name in line:gmatch("airflow%.[%w_.]*%u[%w_]*") do
+            local last = name:match("([%w_]+)$")
+            if last:match("^%u") and not generated[name] and not own[name] then
+              unknown[#unknown + 1] = m .. ": " .. name
+            end
+          end
+        end
+      end
+    end
+    assert.same({}, unknown)
+    assert.is_true(own["airflow.TransportRequest"] and own["airflow.Auth"] and true)
+  end)
+
+  it("give every public function that takes arguments its ---@param lines", function()
+    local missing = {}
+    for _, m in ipairs(MODULES) do
+      local doc = {}
+      for line in (read("lua/airflow/" .. m .. ".lua") .. "\n"):gmatch("([^\n]*)\n") do
+        local name, params = line:match("^function ([%w_.:]+)%((.-)%)")
+        if name then
+          local count = 0
+          for p in params:gmatch("[%w_]+") do
+            if p ~= "_" and not p:match("^_") then count = count + 1 end
+          end
+          local has_param = false
+          for _, d in ipairs(doc) do has_param = has_param or d:match("^%-%-%-@param") ~= nil end
+          if count > 0 and not has_param then missing[#missing + 1] = m .. ": " .. name end
+          doc = {}
+        elseif line:match("^%-%-") then
+          doc[#doc + 1] = line
+        else
+          doc = {}
+        end
+      end
+    end
+    assert.same({}, missing)
+  end)
+end)

@@ -7,6 +7,10 @@ local json = require("airflow.json")
 local Error = require("airflow.error")
 local request = require("airflow.request")
 
+---The credentials of a client, owned by it (secrets kept out of its printable fields).
+---@class airflow.Auth
+---@field mode "none"|"negotiate"|"static"|"password"|"provider"
+---@field api "v1"|"v2"|nil
 local M = {}
 M.__index = M
 
@@ -40,6 +44,8 @@ local function b64url_decode(s)
 end
 
 --- The `exp` claim of a JWT, or nil when the token is not a JWT.
+---@param token string
+---@return integer|nil exp
 function M.jwt_expiry(token)
   local payload = type(token) == "string" and token:match("^[%w_%-]+%.([%w_%-]+)%.")
   if not payload then return nil end
@@ -58,6 +64,8 @@ end
 --- Why a bearer token cannot be sent, or nil when it can.
 -- @param token the token (any value)
 -- @return nil, or a message naming what is wrong
+---@param token any
+---@return string|nil problem
 function M.token_problem(token)
   if type(token) ~= "string" then return "the token must be a string, got " .. type(token) end
   if token == "" then return "the token is empty" end
@@ -81,6 +89,10 @@ end
 -- @param clock a function returning the current time in seconds
 -- Raises when a static credential cannot be sent (a programming or configuration
 -- mistake, found before any I/O).
+---@param opts table
+---@param api? "v1"|"v2"
+---@param clock? fun(): number
+---@return airflow.Auth
 function M.new(opts, api, clock)
   local self = setmetatable({ clock = clock or os.time }, M)
   local secret = {}
@@ -113,6 +125,7 @@ function M.new(opts, api, clock)
 end
 
 --- A short description without secrets, for tostring(client).
+---@return string
 function M:describe()
   if self.mode == "password" then
     return (self.api == "v1" and "basic" or "token") .. " as " .. tostring(self.secret.username)
@@ -121,11 +134,13 @@ function M:describe()
 end
 
 --- True when a failed request may be retried with fresh credentials.
+---@return boolean
 function M:can_renew()
   return self.mode == "provider" or (self.mode == "password" and self.api ~= "v1")
 end
 
 --- True when the cached token's expiry has passed (a 403 then means "expired").
+---@return boolean
 function M:expired()
   return self.expires_at ~= nil and self.clock() >= self.expires_at
 end
@@ -139,6 +154,7 @@ end
 
 --- The server refused these credentials (a table `credentials` returned): forgets
 -- them, unless they were already replaced (by another request that was refused too).
+---@param creds airflow.Credentials
 function M:refused(creds)
   if creds == self.secret.creds then self:invalidate() end
 end
@@ -148,6 +164,9 @@ local function token_url(base_url)
 end
 
 --- Fetches a token from Airflow 3's /auth/token.
+---@param client airflow.Client
+---@return string|nil token
+---@return integer|airflow.Error|nil expires_at, or the error
 function M:fetch_token(client)
   local s = self.secret
   local url = token_url(client.base_url)
@@ -178,6 +197,9 @@ end
 -- is taken as is; else the holder of the store's lock fetches one and stores it,
 -- while the others wait and then take it.
 -- @return token, expires_at | nil, err
+---@param client airflow.Client
+---@return string|nil token
+---@return integer|airflow.Error|nil expires_at, or the error
 function M:login(client)
   local store = self.store
   if not store then return self:fetch_token(client) end
@@ -216,6 +238,9 @@ end
 --- The credentials to send now, fetching or renewing a token when needed.
 -- @return {kind, user, secret} for the transport (the same table while they are
 --   unchanged), or nil, err
+---@param client airflow.Client
+---@return airflow.Credentials|nil creds
+---@return airflow.Error|nil err
 function M:credentials(client)
   local mode = self.mode
   if mode == "none" then return creds(self, "none") end

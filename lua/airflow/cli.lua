@@ -63,7 +63,7 @@ function Ctx:client(extra)
     s = setmetatable({ auth = "none" }, { __index = s })
   end
   local ui = {
-    err = self.err, verbose = self.flags.verbose,
+    err = self.err, out = self.out, verbose = self.flags.verbose,
     warn = function(msg) self:warn(msg) end,
   }
   local client, state = session.connect(s, ui, extra)
@@ -84,8 +84,15 @@ function Ctx:explain(err)
   return require("airflow.cli.session").explain(self._state, err)
 end
 
---- Raises the failure for an airflow.Error (exit 3 for network, 1 otherwise).
+--- True when err ends a dry run (its request was printed, not sent).
+function Ctx.is_dry_run(_, err)
+  return require("airflow.cli.dry_run").is_end(err)
+end
+
+--- Raises the failure for an airflow.Error (exit 3 for network, 1 otherwise); the
+-- end of a dry run exits 0 quietly.
 function Ctx:api_fail(err)
+  if self:is_dry_run(err) then util.fail(util.EXIT.ok, "") end
   err = self:explain(err)
   util.fail(util.code_for(err), "%s", tostring(err))
 end
@@ -302,6 +309,7 @@ function M.main(argv, env)
   ctx.out:flush()
   if ok then return result or util.EXIT.ok end
   if result.code == util.EXIT.interrupted then return result.code end -- quietly, as Unix tools do
+  if result.code == util.EXIT.ok then return result.code end -- a dry run's end
   ctx.err:write("airflow-lua: ", result.message, "\n")
   return result.code
 end

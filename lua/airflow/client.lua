@@ -10,6 +10,7 @@ local request = require("airflow.request")
 local transports = require("airflow.transport")
 
 local Client = {}
+---@type airflow.Client the methods every client has (its resources come from the registry)
 local methods = {}
 
 -- The client's own options (name -> type); the transports' come from their OPTIONS.
@@ -19,7 +20,7 @@ local OWN_OPTIONS = {
   retries = "number", retry_backoff = "number", retry_max_wait = "number",
   transport = "any", json_decode = "function", shared_dict = "string", token_store = "table",
   on_request = "function", on_response = "function", on_retry = "function", on_warning = "function",
-  sleep = "function", clock = "function",
+  sleep = "function", clock = "function", read_only = "boolean",
 }
 
 local client_options
@@ -91,6 +92,9 @@ end
 --- Creates a client. See the README for every option.
 -- @param opts table of options; `base_url` is required
 -- @return the client, or nil and an error when the transport cannot be created
+---@param opts table the options (README, "Options of airflow.new"); `base_url` is required
+---@return airflow.Client|nil client
+---@return airflow.Error|nil err
 function Client.new(opts)
   if type(opts) ~= "table" then fail(2, "airflow.new expects a table of options, got %s", type(opts)) end
   check_options(opts)
@@ -110,6 +114,7 @@ function Client.new(opts)
     retry_max_wait = opts.retry_max_wait or 30,
     hooks = { on_request = opts.on_request, on_response = opts.on_response, on_retry = opts.on_retry },
     json_decode = opts.json_decode or json.decode,
+    read_only = opts.read_only == true, -- refuse every verb but GET and HEAD (airflow.request.check)
   }
   local transport = opts.transport
   if transport == nil or type(transport) == "string" then
@@ -128,6 +133,8 @@ end
 
 --- The API version in use, asking the server once when api = "auto".
 -- @return "v1" or "v2", or nil, err
+---@return "v1"|"v2"|nil api
+---@return airflow.Error|nil err
 function methods:api_version()
   if self.api then return self.api end
   for _, candidate in ipairs{ "v2", "v1" } do
@@ -152,6 +159,11 @@ end
 -- @param args the arguments table (path, query and header parameters; body)
 -- @param opts per-call options (timeout, accept)
 -- @return the request, or nil, err when the API version could not be learnt
+---@param op table|string
+---@param args? table
+---@param opts? airflow.CallOptions
+---@return airflow.TransportRequest|nil request
+---@return airflow.Error|nil err
 function methods:prepare(op, args, opts)
   local found, err = self:operation(op, 2)
   if not found then return nil, err end
@@ -162,6 +174,10 @@ end
 -- @param op an operation (from the registry) or "resource.operation_id"
 -- @param level the stack level to blame for an unknown name
 -- @return the operation, or nil, err when the API version could not be learnt
+---@param op table|string
+---@param level? integer
+---@return table|nil operation
+---@return airflow.Error|nil err
 function methods:operation(op, level)
   if type(op) ~= "string" then return op end
   local api, err = self:api_version()
@@ -172,6 +188,12 @@ function methods:operation(op, level)
 end
 
 --- Turns a transport response into an operation's result (see airflow.request.decode).
+---@param res airflow.core.Response
+---@param method string
+---@param url string
+---@param expect? string
+---@return any result
+---@return airflow.Error|nil err
 function methods:decode(res, method, url, expect)
   return request.decode(self, res, method, url, expect)
 end
@@ -181,6 +203,11 @@ end
 -- @param args the arguments table (path, query and header parameters; body)
 -- @param opts per-call options: timeout (seconds), retry (true: retry POST/PATCH too),
 --   accept (the Accept header to send instead of the operation's default)
+---@param op table|string
+---@param args? table
+---@param opts? airflow.CallOptions
+---@return any result
+---@return airflow.Error|nil err
 function methods:call(op, args, opts)
   local found, err = self:operation(op, 2)
   if not found then return nil, err end
@@ -196,6 +223,9 @@ end
 --   client's origin), query = {name = value | {values}}, headers = {name = value},
 --   body = table (sent as JSON) | string, timeout = seconds, retry = true}
 -- @return the decoded body (true for an empty success, text for text), or nil, err
+---@param spec table method, path (or url), query, headers, body, timeout, retry: as above
+---@return any result
+---@return airflow.Error|nil err
 function methods:request(spec)
   local req = request.prepare_raw(self, spec, 2)
   local res, err = request.one(self, req, spec)
@@ -204,6 +234,8 @@ function methods:request(spec)
 end
 
 --- Lists the operations of the API in use: {resource, name, method, path, params}.
+---@return table[]|nil operations {resource, name, method, path, params, body} each
+---@return airflow.Error|nil err
 function methods:operations()
   local api, err = self:api_version()
   if not api then return nil, err end

@@ -66,6 +66,9 @@ local function is_secret_key(k)
 end
 
 --- Replaces secret-looking values in decoded JSON (a copy; the input is untouched).
+---@param v any decoded JSON
+---@param depth? integer
+---@return any
 function Error.redact(v, depth)
   depth = depth or 0
   if type(v) ~= "table" or depth > 20 then return v end
@@ -82,6 +85,8 @@ end
 
 --- Redacts a raw body: JSON is decoded and re-encoded without secrets; any other
 -- text has `"secret-key": "value"` pairs masked.
+---@param text string|nil
+---@return string|nil
 function Error.redact_text(text)
   if type(text) ~= "string" or text == "" then return text end
   local decoded = json.decode(text)
@@ -136,6 +141,11 @@ end
 -- @param method the request verb
 -- @param url the request URL
 -- @param sensitive true when the request carried credentials in its body
+---@param res airflow.core.Response
+---@param method string
+---@param url string
+---@param sensitive? boolean
+---@return airflow.Error
 function Error.from_response(res, method, url, sensitive)
   local status = res.status
   local body = res.body or ""
@@ -166,6 +176,10 @@ function Error.from_response(res, method, url, sensitive)
 end
 
 --- Builds an error from a transport failure ({code, message} from airflow.core).
+---@param e airflow.core.Error|nil
+---@param method? string
+---@param url? string
+---@return airflow.Error
 function Error.from_transport(e, method, url)
   local code = e and e.code or "other"
   return Error.new{
@@ -238,6 +252,11 @@ local EXCERPT_BYTES = 120
 --- Builds an error for a response that could not be understood: invalid JSON, or
 -- a success that is not what the operation returns (an SSO proxy's login page).
 -- The detail names the status and the media type, with a short escaped excerpt.
+---@param res airflow.core.Response
+---@param method string
+---@param url string
+---@param why string
+---@return airflow.Error
 function Error.invalid_response(res, method, url, why)
   local body = res.body or ""
   local ctype = res.headers and res.headers["content-type"]

@@ -178,6 +178,9 @@ end
 --- Decodes JSON text keeping empty arrays apart from empty objects: each `[]` comes
 -- back as a table marked with `M.array`.
 -- @return the value, or nil and a message for invalid JSON
+---@param text string
+---@return any|nil value
+---@return string|nil why
 function M.decode_arrays(text)
   local marked, changed = mark_empty_arrays(text)
   local v, why = M.decode(marked)

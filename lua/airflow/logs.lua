@@ -65,6 +65,12 @@ end
 -- @param on_line the callback
 -- @param opts {stream = true} to prefer the NDJSON stream (v2, the default)
 -- @return the number of lines, or nil, err
+---@param client airflow.Client
+---@param args table
+---@param on_line fun(entry: table|string): boolean|nil
+---@param opts? { stream?: boolean }
+---@return integer|nil lines
+---@return airflow.Error|nil err
 function M.follow_log(client, args, on_line, opts)
   if type(args) ~= "table" or type(on_line) ~= "function" then
     error("airflow: follow_log(args, on_line) expects a table and a function", 2)

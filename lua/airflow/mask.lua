@@ -77,6 +77,7 @@ end
 M.null = json.null
 
 local registry = require("airflow.registry")
+local request = require("airflow.request")
 local suggest = require("airflow.suggest")
 
 --- Fetches an object, applies changes, and PATCHes only the changed fields with
@@ -101,6 +102,7 @@ function M.update(client, ref, args, changes)
   if op.method ~= "PATCH" then
     error(("airflow: update: %s.%s is not a PATCH operation"):format(op.resource, op.name), 2)
   end
+  request.check(client, op, args, 2) -- refused (read-only) before its GET, too
   local reg = registry.get(api)
   local fields = reg.body_fields(op) or {}
   for k in pairs(changes) do

@@ -44,6 +44,10 @@ end
 
 --- Iterates over pages: `for page, err in client:pages("dag.get_dags", args) do`.
 -- Each page is the decoded response; on failure the iterator yields false, err once.
+---@param client airflow.Client
+---@param ref table|string an operation or "resource.operation"
+---@param args? table
+---@return fun(): (table|false|nil), airflow.Error|nil iterator
 function M.pages(client, ref, args)
   local op, rerr = resolve(client, ref, 2)
   local a = copy(args)
@@ -81,6 +85,10 @@ end
 
 --- Iterates over items across pages: `for item, err in client:each(op, args) do`.
 -- On failure the iterator yields false, err once.
+---@param client airflow.Client
+---@param ref table|string an operation or "resource.operation"
+---@param args? table
+---@return fun(): (any|false|nil), airflow.Error|nil iterator
 function M.each(client, ref, args)
   local next_page = M.pages(client, ref, args)
   local op = type(ref) == "table" and ref or select(1, resolve(client, ref, 2))
@@ -105,6 +113,12 @@ end
 -- @param args the operation's arguments (offset and limit are respected)
 -- @param opts {concurrency = 4, max = nil, on_progress = function(pages_done, pages_total)}
 -- @return items, total_entries; or nil, err
+---@param client airflow.Client
+---@param ref table|string an operation or "resource.operation"
+---@param args? table
+---@param opts? { concurrency?: integer, on_progress?: fun(pages_done: integer, pages_total: integer) }
+---@return table[]|nil items
+---@return integer|airflow.Error total_entries, or the error
 function M.collect(client, ref, args, opts)
   opts = opts or {}
   local op = resolve(client, ref, 2)

@@ -42,6 +42,9 @@ end
 
 --- Reports to a hook ("on_request", "on_response" or "on_retry"); a failing hook
 -- is reported on stderr and never breaks the request.
+---@param client airflow.Client
+---@param name "on_request"|"on_response"|"on_retry"
+---@param info table
 function M.hook(client, name, info)
   local hook = client.hooks[name]
   if hook then
@@ -53,14 +56,28 @@ local hook = M.hook
 
 -- ------------------------------------------------------------------ prepare
 
---- The place to refuse an operation before any I/O (the server-version gate and a
--- read-only mode belong here): every prepared request passes through it, raising at
--- `level` (as for `error`) naming what was refused. Nothing is refused yet.
--- @param client the client
--- @param op the operation
--- @param args its arguments
--- @param level the stack level to blame
-function M.check(_, _, _, _) end
+-- Verbs a read-only client may send (the option `read_only`).
+local READ_VERBS = { GET = true, HEAD = true }
+
+-- Raises when a read-only client would send `method`; `what` names the request.
+local function check_read_only(client, method, what, level)
+  if client.read_only and not READ_VERBS[method] then
+    fail(level + 1, "%s: refused: the client is read-only (read_only = true) and this request is a %s",
+      what, method)
+  end
+end
+
+--- The place to refuse an operation before any I/O (the server-version gate belongs
+-- here too): every prepared request passes through it, raising at `level` (as for
+-- `error`) naming what was refused. A read-only client refuses every verb but GET
+-- and HEAD.
+---@param client airflow.Client
+---@param op table the operation (from airflow.registry)
+---@param args table its arguments
+---@param level integer the stack level to blame
+function M.check(client, op, args, level) -- luacheck: ignore 212/args
+  check_read_only(client, op.method, op.resource .. "." .. op.name, level + 1)
+end
 
 -- The body with the operation's required defaults filled in (a copy when one was).
 local function with_defaults(op, body)
@@ -95,6 +112,12 @@ end
 -- @param level the stack level to blame for a bad argument, as for `error`
 --   (1: the caller of prepare)
 -- @return the transport request {method, url, headers, body, timeout}
+---@param client airflow.Client
+---@param op table
+---@param args table
+---@param opts? airflow.CallOptions
+---@param level? integer
+---@return airflow.TransportRequest
 function M.prepare(client, op, args, opts, level)
   level = level or 1
   M.check(client, op, args, level + 1)
@@ -147,6 +170,10 @@ end
 --- Builds a raw request (`client:request{...}`): a path on the client's server (or a
 -- full URL on the same origin), a query table, headers by name and a body.
 -- Raises on a programming mistake, before any I/O.
+---@param client airflow.Client
+---@param spec table see client:request
+---@param level? integer
+---@return airflow.TransportRequest
 function M.prepare_raw(client, spec, level)
   level = (level or 1) + 1
   if type(spec) ~= "table" then fail(level, "request expects a table, got %s", type(spec)) end
@@ -157,6 +184,7 @@ function M.prepare_raw(client, spec, level)
   if type(method) ~= "string" or not method:match("^%u+$") then
     fail(level, "request: 'method' must be an upper-case HTTP verb, got %s", tostring(method))
   end
+  check_read_only(client, method, "request", level)
   local url
   if spec.url ~= nil then
     if type(spec.url) ~= "string" or spec.url:sub(1, #client.base_url + 1) ~= client.base_url .. "/" then
@@ -203,6 +231,10 @@ end
 
 --- Seconds to wait before retry `attempt` (1-based): Retry-After when the server
 -- gave one (capped), else exponential backoff with full jitter.
+---@param client airflow.Client
+---@param attempt integer
+---@param retry_after? string|number
+---@return number seconds
 function M.backoff(client, attempt, retry_after)
   local wait = tonumber(retry_after)
   if wait then return math.min(math.max(wait, 0), client.retry_max_wait) end
@@ -291,6 +323,11 @@ end
 -- @param req a transport request {method, url, headers, body, timeout, no_auth}
 -- @param policy {retry = true} to retry a request that is not idempotent (optional)
 -- @return the transport response (any status), or nil, airflow.Error
+---@param client airflow.Client
+---@param req airflow.TransportRequest
+---@param policy? { retry?: boolean }
+---@return airflow.core.Response|nil response
+---@return airflow.Error|nil err
 function M.one(client, req, policy)
   local creds, cerr = credentials(client, req.no_auth)
   if not creds then return nil, cerr end
@@ -324,6 +361,11 @@ end
 -- policy as `one` once the batch has drained (the transport runs one batch at a time).
 -- @return iterator (-> i, response | i, nil, airflow.Error), nil, nil, and a value to
 --   close to abandon the rest (nil when there is nothing to close)
+---@param client airflow.Client
+---@param reqs airflow.TransportRequest[]
+---@param concurrency integer
+---@param policy? { retry?: boolean }
+---@return fun(): integer|nil, airflow.core.Response|nil, airflow.Error|nil iterator
 function M.each(client, reqs, concurrency, policy)
   local n = #reqs
   local creds, cerr = credentials(client)
@@ -367,6 +409,12 @@ end
 
 --- Exchanges many requests at once; every outcome in input order.
 -- @return responses (response or false each), errors (airflow.Error or nil each)
+---@param client airflow.Client
+---@param reqs airflow.TransportRequest[]
+---@param concurrency integer
+---@param policy? { retry?: boolean }
+---@return (airflow.core.Response|false)[] responses
+---@return (airflow.Error|nil)[] errors
 function M.many(client, reqs, concurrency, policy)
   local resps, errs = {}, {}
   for i, res, err in M.each(client, reqs, concurrency, policy) do
@@ -400,6 +448,8 @@ function Stream:close()
 end
 
 --- True when the client's transport can stream.
+---@param client airflow.Client
+---@return boolean
 function M.can_stream(client)
   return client.transport.stream ~= nil
 end
@@ -408,6 +458,11 @@ end
 -- renewal apply until the response's head is known to be a success.
 -- @return a stream (next() -> chunk | false at the end | nil, err; close()), or
 --   nil, airflow.Error (an error response read whole)
+---@param client airflow.Client
+---@param req airflow.TransportRequest
+---@param policy? { retry?: boolean }
+---@return table|nil stream
+---@return airflow.Error|nil err
 function M.stream(client, req, policy)
   local attempt, renewed = 1, false
   while true do
@@ -486,6 +541,13 @@ end
 -- @param expect the operation's success media types (registry `response_media`), if
 --   known: when they are all JSON, a success that is not JSON (an SSO proxy's login
 --   page, say) is an `InvalidResponse` error, never handed back as text
+---@param client airflow.Client
+---@param res airflow.core.Response
+---@param method string
+---@param url string
+---@param expect? string
+---@return any result
+---@return airflow.Error|nil err
 function M.decode(client, res, method, url, expect)
   local status = res.status
   if status < 200 or status >= 300 then
@@ -522,6 +584,13 @@ end
 --- Prepares, exchanges and decodes one operation call.
 -- @param level the stack level to blame for a bad argument, as for `error`
 -- @return the decoded result, or nil, airflow.Error
+---@param client airflow.Client
+---@param op table
+---@param args table
+---@param opts? airflow.CallOptions
+---@param level? integer
+---@return any result
+---@return airflow.Error|nil err
 function M.call(client, op, args, opts, level)
   local req = M.prepare(client, op, args, opts, (level or 1) + 1)
   local res, err = M.one(client, req, opts)

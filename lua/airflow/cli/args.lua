@@ -11,6 +11,7 @@ M.GLOBAL = {
   url = "URL", api = "v1|v2|auto", token = "TOKEN", username = "USER", password = "PASSWORD",
   ["password-stdin"] = false, ["token-stdin"] = false, ["ca-file"] = "FILE", insecure = false, timeout = "SECONDS",
   profile = "NAME", config = "FILE", output = "FORMAT", verbose = false, help = false, retries = "N",
+  ["dry-run"] = false, ["read-only"] = false,
 }
 
 --- Flags of API operations.

@@ -92,7 +92,7 @@ local function set_paused(ctx, words, paused)
     if res then
       ctx.out:write(verb, "d ", dag, "\n")
       ctx.out:flush()
-    else
+    elseif not ctx:is_dry_run(err) then
       err = ctx:explain(err)
       ctx.err:write(("airflow-lua: %s %s: %s\n"):format(verb, dag, tostring(err)))
       code = math.max(code, util.code_for(err))
@@ -212,6 +212,7 @@ function M.login(ctx, words)
   local client, state = ctx:client({ skip_cache = true })
   local api = ctx:api(client)
   local res, err = ctx:call(client, "dag.get_dags", { limit = 1 })
+  if not res and ctx:is_dry_run(err) then ctx:api_fail(err) end
   if not res then
     if state.cache_written then
       require("airflow.cli.config").remove_token(s.cache_path)

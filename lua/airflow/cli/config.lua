@@ -10,9 +10,11 @@ local M = {}
 --- Keys a profile may set.
 M.KEYS = {
   url = true, api = true, username = true, password = true, token = true, token_command = true,
-  password_command = true, ca_file = true, timeout = true,
+  password_command = true, ca_file = true, timeout = true, read_only = true,
 }
 local SECRET_KEYS = { password = true, token = true }
+local BOOLEAN_WORDS = { ["true"] = true, yes = true, on = true, ["1"] = true,
+  ["false"] = false, no = false, off = false, ["0"] = false }
 
 --- Environment variables read (besides XDG_CONFIG_HOME, XDG_CACHE_HOME and HOME).
 M.ENV = {
@@ -182,7 +184,7 @@ end
 -- @param getenv a function like os.getenv
 -- @param warn a function(message) for warnings
 -- @return settings {url, api, auth ("token"|"password"|"none"), token, username, password,
---   ca_file, insecure, timeout, profile, config_path}
+--   ca_file, insecure, timeout, profile, config_path, dry_run, read_only}
 function M.resolve(flags, getenv, warn)
   local env = function(key) return nonempty(getenv(M.ENV[key])) end
   local cfg_path = flags.config or env("config")
@@ -244,6 +246,15 @@ function M.resolve(flags, getenv, warn)
   if flags.retries then
     s.retries = math.tointeger(tonumber(flags.retries))
     if not s.retries or s.retries < 0 then util.usage("--retries expects a non-negative integer") end
+  end
+  s.dry_run = flags["dry-run"] or false
+  s.read_only = flags["read-only"] or false
+  if profile.read_only then
+    local on = BOOLEAN_WORDS[profile.read_only:lower()]
+    if on == nil then
+      util.usage("read_only in profile '%s' must be true or false, got '%s'", s.profile, profile.read_only)
+    end
+    s.read_only = s.read_only or on
   end
   if s.insecure then warn("--insecure: TLS certificates are not verified") end
   credentials(s, { fl, ev, profile }, profile)

@@ -28,6 +28,27 @@
 -- Each transport module has `new(opts)` and `OPTIONS` (the client options it reads,
 -- name -> type); `airflow.new` accepts the union of them.
 -- @module airflow.transport
+
+---A request as the pipeline hands it to a transport.
+---@class airflow.TransportRequest
+---@field method string the HTTP verb
+---@field url string the full URL
+---@field headers table<string, string> header values by name
+---@field body? string
+---@field timeout? number seconds, for this request
+---@field no_auth? boolean send no credentials
+
+---The credentials the pipeline gives a transport's `set_auth` (the same table while unchanged).
+---@class airflow.Credentials
+---@field kind "none"|"basic"|"bearer"|"negotiate"
+---@field user? string the user name (basic)
+---@field secret? string the password (basic) or the token (bearer)
+
+---What a transport offers (see the comment above for the optional methods).
+---@class airflow.Transport
+---@field request fun(self, req: airflow.TransportRequest): airflow.core.Response?, airflow.core.Error?
+---@field set_auth fun(self: airflow.Transport, creds: airflow.Credentials)
+
 local M = {}
 
 --- The transports that come with the library, by name.
@@ -46,6 +67,7 @@ M.OPTIONAL = { "request_each", "request_many", "stream", "sleep", "now", "close"
 local options
 
 --- The options of every built-in transport (name -> type), their union.
+---@return table<string, string> options name -> type
 function M.options()
   if not options then
     options = {}
@@ -61,6 +83,7 @@ end
 --- The name of the transport to use when none is given: inside nginx (OpenResty)
 -- the non-blocking "ngx" one (cosockets), since libcurl would block the worker;
 -- "curl" elsewhere.
+---@return "ngx"|"curl"
 function M.default_name()
   local ngx = rawget(_G, "ngx")
   if type(ngx) == "table" and type(ngx.get_phase) == "function" then return "ngx" end
@@ -71,6 +94,9 @@ end
 -- @param t the transport
 -- @param level the stack level to blame
 -- @return t
+---@param t any
+---@param level? integer
+---@return table transport
 function M.check(t, level)
   level = (level or 1) + 1
   if type(t) ~= "table" then
@@ -95,6 +121,10 @@ end
 -- @param name "curl", "ngx" or "ngx_subrequest"
 -- @param opts the client options
 -- @return the transport, or nil, err ({code, message})
+---@param name string one of M.BUILTIN
+---@param opts table the client options
+---@return airflow.Transport|nil transport
+---@return airflow.core.Error|nil err
 function M.new(name, opts)
   local known = false
   for _, n in ipairs(M.BUILTIN) do known = known or n == name end
