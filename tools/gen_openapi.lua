@@ -160,6 +160,14 @@ local function structure(spec_dir, d, history)
   out = strip(out, false)
   -- our own title survives the strip: put it back
   out.info.title = "lua-airflow structure of /api/" .. d.api
+  -- v2: every Airflow version a document was read for, oldest first (the version gate
+  -- refuses only what one of these documents shows a server lacks)
+  if d.api == "v2" then
+    local documented = {}
+    for _, v in ipairs(HISTORY) do documented[#documented + 1] = v end
+    documented[#documented + 1] = d.version
+    out.info["x-documented-versions"] = documented
+  end
   -- OpenAPI requires a description on each response (Prism ignores a response without
   -- one): an empty one, none of the official text
   local function describe(responses)
