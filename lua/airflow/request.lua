@@ -21,6 +21,7 @@ local core = require("airflow.core")
 local json = require("airflow.json")
 local Error = require("airflow.error")
 local registry = require("airflow.registry")
+local versions = require("airflow.versions")
 
 local M = {}
 
@@ -53,14 +54,39 @@ local hook = M.hook
 
 -- ------------------------------------------------------------------ prepare
 
---- The place to refuse an operation before any I/O (the server-version gate and a
--- read-only mode belong here): every prepared request passes through it, raising at
--- `level` (as for `error`) naming what was refused. Nothing is refused yet.
+--- The server's Airflow version, parsed ({major, minor, patch, text = "3.2.1"}), or
+-- false when it is unknown: stated by the `airflow_version` option, or learnt once from
+-- `GET /api/v2/version` through the pipeline (the hooks see it). A probe that fails
+-- or answers no parsable version leaves it unknown for the client's life.
+function M.server_version(client)
+  local v = rawget(client, "server_version")
+  if v ~= nil then return v end
+  v = false
+  local url = client.base_url .. "/api/v2/version"
+  local res = M.one(client, { method = "GET", url = url, no_auth = true, headers = { Accept = "application/json" } })
+  if res and res.status == 200 then
+    local body = client.json_decode(res.body or "")
+    v = type(body) == "table" and versions.parse(body.version) or false
+  end
+  client.server_version = v
+  return v
+end
+
+--- The place to refuse an operation before any I/O: every prepared request passes
+-- through it, raising at `level` (as for `error`) naming what was refused. A v2
+-- operation or parameter the server is known to lack (airflow.versions) is refused,
+-- naming both versions; the server's version is learnt only when a call uses
+-- something some documented version lacks.
 -- @param client the client
 -- @param op the operation
 -- @param args its arguments
 -- @param level the stack level to blame
-function M.check(_, _, _, _) end
+function M.check(client, op, args, level)
+  if op.api ~= "v2" or rawget(client, "server_version") == false or not versions.gated(op, args) then return end
+  local server = M.server_version(client)
+  local why = server and versions.refusal(op, args, server)
+  if why then error("airflow: " .. why, level + 1) end
+end
 
 -- The body with the operation's required defaults filled in (a copy when one was).
 local function with_defaults(op, body)

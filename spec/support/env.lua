@@ -20,11 +20,12 @@ function M.closed_port()
   return port
 end
 
---- POSTs a JSON body to the fake Airflow's control API (raw session, no client).
-function M.fake_control(path, body)
+--- POSTs a JSON body to the fake Airflow's control API (raw session, no client);
+-- `base` names another fake (default FAKE_AIRFLOW_URL).
+function M.fake_control(path, body, base)
   local core = require("airflow.core")
   local s = core.session()
-  local res, err = s:request{ method = "POST", url = M.need("FAKE_AIRFLOW_URL") .. path,
+  local res, err = s:request{ method = "POST", url = (base or M.need("FAKE_AIRFLOW_URL")) .. path,
     headers = { ["Content-Type"] = "application/json" }, body = body or "{}" }
   s:close()
   assert(res, err and err.message)
@@ -32,11 +33,11 @@ function M.fake_control(path, body)
   return res
 end
 
---- GETs a control endpoint and decodes it.
-function M.fake_get(path)
+--- GETs a control endpoint and decodes it (of the fake at `base`, by default FAKE_AIRFLOW_URL).
+function M.fake_get(path, base)
   local core = require("airflow.core")
   local s = core.session()
-  local res = assert(s:request{ url = M.need("FAKE_AIRFLOW_URL") .. path })
+  local res = assert(s:request{ url = (base or M.need("FAKE_AIRFLOW_URL")) .. path })
   s:close()
   return require("airflow.json").decode(res.body)
 end
