@@ -192,7 +192,8 @@ describe("a 3.2 server", function()
 
   -- these reach the server only with the version gate off (spec/version_gate_spec.lua)
   it("has no state store: NotFound", function()
-    local _, err = client(url32, { airflow_version = false }).asset_state_store:get_asset_state_store{ asset_id = 1, key = "k" }
+    local c32 = client(url32, { airflow_version = false })
+    local _, err = c32.asset_state_store:get_asset_state_store{ asset_id = 1, key = "k" }
     assert.equal("NotFound", err.kind)
   end)
 
