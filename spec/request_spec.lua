@@ -25,6 +25,7 @@ local function client_with(after_first, extra)
   local fired = false
   local opts = {
     base_url = url, username = "admin", password = "admin",
+    page_size = 50, -- pages of 50: several of them concurrent
     sleep = function() end,
     on_retry = function(info) retries[#retries + 1] = info end,
     on_response = function(info)

@@ -20,7 +20,7 @@ local OWN_OPTIONS = {
   retries = "number", retry_backoff = "number", retry_max_wait = "number",
   transport = "any", json_decode = "function", shared_dict = "string", token_store = "table",
   on_request = "function", on_response = "function", on_retry = "function", on_warning = "function",
-  sleep = "function", clock = "function", airflow_version = "any",
+  sleep = "function", clock = "function", airflow_version = "any", page_size = "number",
 }
 
 local client_options
@@ -115,6 +115,7 @@ function Client.new(opts)
     retry_max_wait = opts.retry_max_wait or 30,
     hooks = { on_request = opts.on_request, on_response = opts.on_response, on_retry = opts.on_retry },
     json_decode = opts.json_decode or json.decode,
+    page_size = opts.page_size, -- the limit pages ask for (airflow.paginate's default when nil)
   }
   -- the server's Airflow version: nil (learn it when needed), false (unknown: no
   -- version gate), or parsed (an unparsable stated version disables the gate)

@@ -1,13 +1,27 @@
 --- Pagination: `client:pages`, `client:each`, `client:collect`.
--- Airflow caps `limit` silently (100 by default), so the offset always advances by
--- the number of items received, never by the limit asked for. Where a response has
--- no `total_entries`, an empty or short page ends the walk.
+-- Two modes. Cursor mode (where the operation has `cursor` and the server is not known
+-- to lack it: Airflow 3.3's get_dag_runs, get_task_instances) follows `next_cursor`
+-- from an empty cursor and stops on an absent cursor or an empty page; it never needs
+-- `total_entries`. Offset mode advances the offset by the number of items received,
+-- never by the limit asked for (Airflow caps `limit` silently), and `collect` fetches
+-- the remaining pages concurrently once `total_entries` is known; where a response has
+-- no `total_entries`, an empty page (or one shorter than the caller's own `limit`)
+-- ends the walk. A caller forces a mode with `opts.mode` ("cursor" or "offset"), or by
+-- passing `cursor` (cursor mode from there) or `offset` (offset mode) in args.
+-- Without a `limit` in args, pages ask for `page_size` items (per call, else the
+-- client's `page_size` option, else 100: Airflow's usual maximum; it defaults to 50).
 -- @module airflow.paginate
 local Error = require("airflow.error")
 local registry = require("airflow.registry")
 local request = require("airflow.request")
+local versions = require("airflow.versions")
 
 local M = {}
+
+--- The page size asked for when the caller gives no limit.
+M.PAGE_SIZE = 100
+
+local MODES = { cursor = true, offset = true }
 
 local function resolve(client, ref, level)
   if type(ref) == "table" then return ref end
@@ -42,13 +56,65 @@ local function items_of(op, page, method, url)
   return items
 end
 
---- Iterates over pages: `for page, err in client:pages("dag.get_dags", args) do`.
--- Each page is the decoded response; on failure the iterator yields false, err once.
-function M.pages(client, ref, args)
-  local op, rerr = resolve(client, ref, 2)
+-- Checks the paging options (raising at level) and returns the mode ("cursor" or
+-- "offset") and the arguments of the first page (a copy, with the page size).
+local function plan(client, op, args, opts, level)
+  if args ~= nil and type(args) ~= "table" then error("airflow: paging arguments must be a table", level + 1) end
+  if opts ~= nil and type(opts) ~= "table" then error("airflow: paging options must be a table", level + 1) end
+  opts = opts or {}
+  local mode = opts.mode
+  if mode ~= nil and not MODES[mode] then
+    error(("airflow: paging mode must be \"cursor\" or \"offset\", got %s"):format(tostring(mode)), level + 1)
+  end
+  local size = opts.page_size or rawget(client, "page_size") or M.PAGE_SIZE
+  if math.type(size) ~= "integer" or size < 1 then
+    error("airflow: page_size must be a positive integer", level + 1)
+  end
   local a = copy(args)
-  local offset = a.offset or 0
-  local asked = a.limit
+  local has_cursor = op.param_by_name.cursor ~= nil
+  if mode == "cursor" and not has_cursor then
+    error(("airflow: %s.%s has no cursor"):format(op.resource, op.name), level + 1)
+  end
+  if not mode then
+    if a.cursor ~= nil then
+      mode = "cursor"
+    elseif a.offset ~= nil or not has_cursor then
+      mode = "offset"
+    else -- cursor unless the server is known to lack it (learning its version if needed)
+      local server = op.api == "v2" and rawget(client, "server_version") ~= false and request.server_version(client)
+      local since = op.param_by_name.cursor.since
+      mode = (server and versions.lacks(op.api, server, since)) and "offset" or "cursor"
+    end
+  end
+  if a.limit == nil and op.param_by_name.limit then a.limit = size end
+  if mode == "cursor" then
+    if a.cursor == nil then a.cursor = "" end
+    a.offset = nil
+  else
+    a.cursor = nil
+    a.offset = a.offset or 0
+  end
+  return mode, a
+end
+
+-- The next cursor of a cursor page: a string, or nil at the end; "offset" when the
+-- page is an offset page (a server that ignored the cursor: it has no next_cursor).
+local function next_cursor(page)
+  local c = page.next_cursor
+  if c == nil and page.total_entries ~= nil then return "offset" end
+  if type(c) ~= "string" or c == "" then return nil end -- null or nothing: the end
+  return c
+end
+
+--- Iterates over pages: `for page, err in client:pages("dag.get_dags", args, opts) do`.
+-- Each page is the decoded response; on failure the iterator yields false, err once.
+-- @param opts {mode = "cursor" | "offset", page_size = 100} (optional)
+function M.pages(client, ref, args, opts)
+  local op, rerr = resolve(client, ref, 2)
+  local mode, a
+  if op then mode, a = plan(client, op, args, opts, 2) end
+  local asked = args and args.limit -- only the caller's limit tells a short page
+  local offset = a and a.offset
   local seen, done = 0, false
   return function()
     if done then return nil end
@@ -56,7 +122,7 @@ function M.pages(client, ref, args)
       done = true
       return false, rerr
     end
-    a.offset = offset
+    if mode == "offset" then a.offset = offset end
     local page, err = client:call(op, a)
     if not page then
       done = true
@@ -69,21 +135,34 @@ function M.pages(client, ref, args)
     end
     local n = #items
     seen = seen + n
-    offset = offset + n
-    local total = tonumber(page.total_entries)
-    if n == 0 or (total and offset >= total) or (not total and asked and n < asked) then
-      done = true
+    if mode == "cursor" then
+      local c = next_cursor(page)
+      if c == "offset" then -- the server pages by offset after all: carry on so
+        mode, a.cursor, offset = "offset", nil, seen
+      else
+        a.cursor = c
+        if n == 0 or not c then done = true end
+      end
+    else
+      offset = offset + n
+    end
+    if mode == "offset" then
+      local total = tonumber(page.total_entries)
+      if n == 0 or (total and offset >= total) or (not total and asked and n < asked) then
+        done = true
+      end
     end
     if n == 0 and seen > n then return nil end -- an empty page after others ends quietly
     return page
   end
 end
 
---- Iterates over items across pages: `for item, err in client:each(op, args) do`.
+--- Iterates over items across pages: `for item, err in client:each(op, args, opts) do`.
 -- On failure the iterator yields false, err once.
-function M.each(client, ref, args)
-  local next_page = M.pages(client, ref, args)
-  local op = type(ref) == "table" and ref or select(1, resolve(client, ref, 2))
+-- @param opts as for pages
+function M.each(client, ref, args, opts)
+  local op = resolve(client, ref, 2)
+  local next_page = M.pages(client, op or ref, args, opts)
   local items, i = nil, 0
   return function()
     while true do
@@ -99,20 +178,43 @@ function M.each(client, ref, args)
   end
 end
 
+-- collect in cursor mode: the pages one after the other (each needs the last cursor).
+local function collect_cursor(client, op, args, opts)
+  local out, n = {}, 0
+  local max, on_progress = opts.max, opts.on_progress
+  for page, err in M.pages(client, op, args, opts) do
+    if page == false then return nil, err end
+    for _, v in ipairs(page[op.list_field]) do out[#out + 1] = v end
+    n = n + 1
+    if on_progress then on_progress(n, nil) end
+    if max and #out >= max then break end
+  end
+  if max and #out > max then
+    for i = #out, max + 1, -1 do out[i] = nil end
+  end
+  return out, nil
+end
+
 --- Fetches every item. After the first page gives `total_entries`, the remaining
 -- pages are fetched concurrently; items come back in order, each once.
 -- @param ref "resource.operation_id"
 -- @param args the operation's arguments (offset and limit are respected)
--- @param opts {concurrency = 4, max = nil, on_progress = function(pages_done, pages_total)}
+-- In cursor mode the pages come one after the other, and total_entries is nil.
+-- @param ref "resource.operation_id"
+-- @param args the operation's arguments (offset, cursor and limit are respected)
+-- @param opts {concurrency = 4, max = nil, on_progress = function(pages_done, pages_total),
+--   mode = "cursor" | "offset", page_size = 100}; pages_total is nil in cursor mode
 -- @return items, total_entries; or nil, err
 function M.collect(client, ref, args, opts)
   opts = opts or {}
-  local op = resolve(client, ref, 2)
+  local op, rerr = resolve(client, ref, 2)
+  if not op then return nil, rerr end
+  local mode, a = plan(client, op, args, opts, 2)
+  if mode == "cursor" then return collect_cursor(client, op, args, opts) end
   local concurrency = opts.concurrency or 4
   local max = opts.max
-  local a = copy(args)
-  local start = a.offset or 0
-  a.offset = start
+  local asked = args and args.limit -- only the caller's limit tells a short page
+  local start = a.offset
   local first, err = client:call(op, a)
   if not first then return nil, err end
   local items, ierr = items_of(op, first, op.method, op.path)
@@ -182,7 +284,7 @@ function M.collect(client, ref, args, opts)
       for _, v in ipairs(got) do out[#out + 1] = v end
       off = off + #got
       local t = tonumber(page.total_entries)
-      if #got == 0 or (t and off >= t) or (not t and a.limit and #got < a.limit) then break end
+      if #got == 0 or (t and off >= t) or (not t and asked and #got < asked) then break end
     end
   end
   if max and #out > max then
