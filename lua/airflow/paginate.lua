@@ -67,7 +67,7 @@ local function plan(client, op, args, opts, level)
     error(("airflow: paging mode must be \"cursor\" or \"offset\", got %s"):format(tostring(mode)), level + 1)
   end
   local size = opts.page_size or rawget(client, "page_size") or M.PAGE_SIZE
-  if math.type(size) ~= "integer" or size < 1 then
+  if type(size) ~= "number" or size < 1 or size ~= math.floor(size) then
     error("airflow: page_size must be a positive integer", level + 1)
   end
   local a = copy(args)
@@ -207,8 +207,8 @@ end
 -- @return items, total_entries; or nil, err
 function M.collect(client, ref, args, opts)
   opts = opts or {}
-  local op, rerr = resolve(client, ref, 2)
-  if not op then return nil, rerr end
+  local op, oerr = resolve(client, ref, 2)
+  if not op then return nil, oerr end
   local mode, a = plan(client, op, args, opts, 2)
   if mode == "cursor" then return collect_cursor(client, op, args, opts) end
   local concurrency = opts.concurrency or 4
