@@ -1,4 +1,5 @@
---- Pagination: `client:pages`, `client:each`, `client:collect`.
+--- Pagination: `client:pages`, `client:each`, `client:collect`, and
+-- `client:collect_request` for raw requests on paths the registry lacks.
 -- Two modes. Cursor mode (where the operation has `cursor` and the server is not known
 -- to lack it: Airflow 3.3's get_dag_runs, get_task_instances) follows `next_cursor`
 -- from an empty cursor and stops on an absent cursor or an empty page; it never needs
@@ -293,6 +294,67 @@ function M.collect(client, ref, args, opts)
   return out, total
 end
 
+-- The collection field of a response no registry describes: its one array field
+-- (with total_entries or next_cursor beside it), or nil when it is not a collection.
+local function raw_list_field(page)
+  if type(page) ~= "table" or (page.total_entries == nil and page.next_cursor == nil) then return nil end
+  local field
+  for k, v in pairs(page) do
+    if type(v) == "table" and k ~= "total_entries" and (#v > 0 or next(v) == nil) then
+      if field then return nil end -- two lists: which one is the collection is not known
+      field = k
+    end
+  end
+  return field
+end
+
+--- Fetches every page of a raw request (`client:request`) on a path the registry may
+-- lack: by `next_cursor` when the answer has one, else by offset up to
+-- `total_entries`; one page after the other. Without a `limit` in the query, pages
+-- ask for `page_size` items. An answer that is not a collection is returned as is.
+-- @param spec as for client:request
+-- @param opts {page_size = 100, max = nil}
+-- @return {[field] = items, total_entries = n} (or the answer), or nil, err
+function M.collect_request(client, spec, opts)
+  if type(spec) ~= "table" then error("airflow: collect_request expects a table, got " .. type(spec), 2) end
+  opts = opts or {}
+  local s, q = copy(spec), copy(spec.query)
+  if q.limit == nil then q.limit = opts.page_size or rawget(client, "page_size") or M.PAGE_SIZE end
+  s.query = q
+  local page, err = client:request(s)
+  if not page then return nil, err end
+  local field = raw_list_field(page)
+  if not field then return page end
+  local out = {}
+  local offset = tonumber(q.offset) or 0
+  while true do
+    local items = page[field]
+    if type(items) ~= "table" then
+      return nil, Error.new{ kind = "Unknown", title = "invalid response",
+        detail = ("a page has no '%s' list"):format(field) }
+    end
+    for _, v in ipairs(items) do out[#out + 1] = v end
+    if #items == 0 or (opts.max and #out >= opts.max) then break end
+    local c = page.next_cursor
+    if type(c) == "string" and c ~= "" then
+      q.cursor, q.offset = c, nil
+    elseif c ~= nil then
+      break -- a null cursor: the last page
+    else
+      offset = offset + #items
+      local total = tonumber(page.total_entries)
+      if not total or offset >= total then break end
+      q.offset = offset
+    end
+    page, err = client:request(s)
+    if not page then return nil, err end
+  end
+  if opts.max then
+    for i = #out, opts.max + 1, -1 do out[i] = nil end
+  end
+  return { [field] = out, total_entries = #out }
+end
+
 --- The client methods of this module.
-M.methods = { pages = M.pages, each = M.each, collect = M.collect }
+M.methods = { pages = M.pages, each = M.each, collect = M.collect, collect_request = M.collect_request }
 return M

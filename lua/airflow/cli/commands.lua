@@ -1,5 +1,5 @@
 --- The convenience commands: trigger, pause, unpause, logs, wait, login, version,
--- operations, completion. Each takes the context (see airflow.cli) and the
+-- operations, api, completion. Each takes the context (see airflow.cli) and the
 -- positional words, and returns an exit code.
 -- @module airflow.cli.commands
 local core = require("airflow.core")
@@ -256,6 +256,48 @@ function M.operations(ctx, words)
   for _, op in ipairs(reg.ops) do lines[#lines + 1] = op.resource .. " " .. op.name end
   table.sort(lines)
   ctx.out:write(table.concat(lines, "\n"), "\n")
+  return util.EXIT.ok
+end
+
+-- Where `api` sends PATH: as is under /api/ or /auth/, else under the API in use.
+local function api_path(ctx, client, path)
+  if path:find("^/api/") or path:find("^/auth/") then return path end
+  return "/api/" .. ctx:api(client) .. (path:sub(1, 1) == "/" and "" or "/") .. path
+end
+
+--- `api [METHOD] PATH [NAME=VALUE ...] [--body JSON|@FILE|-] [--paginate]`: any request
+-- on the server, with the client's credentials, retries and errors (the shape of
+-- `gh api`); NAME=VALUE pairs are query parameters (repeat a name for several values).
+function M.api(ctx, words)
+  local usage = "api [METHOD] PATH [NAME=VALUE ...] [--body JSON|@FILE|-] [--paginate]"
+  local i, method = 2, "GET"
+  if words[2] and words[2]:match("^%a+$") and words[3] then
+    method, i = words[2]:upper(), 3
+  end
+  local path = words[i]
+  if not path or path:find("^[%a_][%w_]*=") then util.usage("usage: airflow-lua %s", usage) end
+  local query = {}
+  for j = i + 1, #words do
+    local name, value = words[j]:match("^([%a_][%w_]*)=(.*)$")
+    if not name then util.usage("unexpected argument '%s' (usage: airflow-lua %s)", words[j], usage) end
+    local list = query[name] or {}
+    list[#list + 1] = value
+    query[name] = list
+  end
+  local client = ctx:client()
+  local spec = { method = method, path = api_path(ctx, client, path), query = query }
+  if ctx.flags.body then -- checked as JSON, sent as given
+    local _, text = args.json_value(ctx.flags.body, "--body")
+    spec.body, spec.headers = text, { ["Content-Type"] = "application/json" }
+  end
+  local ok, result, err = pcall(ctx.flags.paginate and client.collect_request or client.request, client, spec)
+  if not ok then util.usage("%s", tostring(result):match("airflow: (.*)$") or tostring(result)) end
+  if result == nil then ctx:api_fail(err) end
+  if type(result) == "string" then
+    ctx.out:write(result, result:sub(-1) == "\n" and "" or "\n")
+  elseif result ~= true then
+    ctx:print(result)
+  end
   return util.EXIT.ok
 end
 

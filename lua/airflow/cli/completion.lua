@@ -177,6 +177,7 @@ local function candidates(words, current, getenv)
       return ops, current
     end
     if pos[1] == "completion" then return M.SHELLS, current end
+    if pos[1] == "api" then return { "DELETE", "GET", "PATCH", "POST", "PUT" }, current end
     return {}, current
   end
   local op = r and r[pos[2]]
