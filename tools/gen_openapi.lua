@@ -31,7 +31,7 @@ local HISTORY = { "3.0.0", "3.0.2", "3.1.0", "3.1.3", "3.1.6", "3.1.8", "3.2.0",
 local PROSE = { description = true, summary = true, title = true, example = true, examples = true,
                 externalDocs = true, termsOfService = true, contact = true }
 -- Our own extensions.
-local OURS = { ["x-since"] = true, ["x-order-by"] = true }
+local OURS = { ["x-since"] = true, ["x-order-by"] = true, ["x-documented-versions"] = true }
 
 local function fail(fmt, ...) error("gen_openapi: " .. string.format(fmt, ...), 0) end
 
