@@ -334,10 +334,13 @@ Client.__name = "airflow.Client"
 -- The helpers, each a module whose `methods` become client methods. Adding one is
 -- a new file and a line here.
 local HELPERS = {
-  "airflow.paginate", -- pages, each, collect
+  "airflow.paginate", -- pages, each, collect, collect_request
   "airflow.wait",     -- wait_dag_run
   "airflow.logs",     -- follow_log
   "airflow.mask",     -- update
+  "airflow.state_store",     -- state_store (task instances and assets)
+  "airflow.connection_test", -- test_connection
+  "airflow.dag_runs",        -- update_dag_runs, delete_dag_runs, clear_dag_runs
 }
 for _, name in ipairs(HELPERS) do
   for k, f in pairs(require(name).methods) do methods[k] = f end
