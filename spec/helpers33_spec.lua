@@ -146,3 +146,51 @@ describe("DAG runs in bulk", function()
     assert.equal(3, #done.dag_runs)
   end)
 end)
+
+describe("the CLI's daily-job commands for 3.3", function()
+  local function shell_quote(s)
+    return "'" .. s:gsub("'", "'\\''") .. "'"
+  end
+
+  -- Runs the CLI as admin: stdout, exit code.
+  local function cli(argv)
+    local parts = { "env", "-i", "PATH=\"$PATH\"", "HOME=/nonexistent", "AIRFLOW_URL=" .. url,
+      "AIRFLOW_USERNAME=admin", "AIRFLOW_PASSWORD=admin", "bin/airflow-lua" }
+    for _, a in ipairs(argv) do parts[#parts + 1] = shell_quote(a) end
+    local p = assert(io.popen(table.concat(parts, " ") .. " 2>/dev/null; echo __rc=$?"))
+    local out = p:read("a")
+    p:close()
+    local body, rc = out:match("^(.-)__rc=(%d+)\n$")
+    return body, tonumber(rc)
+  end
+
+  local ti = { TI.dag_id, TI.dag_run_id, TI.task_id }
+  local function words(...)
+    return { "state", ... }
+  end
+
+  it("state sets, gets, lists, deletes and clears keys of a task instance and of an asset", function()
+    local _, rc = cli(words("set", ti[1], ti[2], ti[3], "dir/50% x", '{"n": 1}'))
+    assert.equal(0, rc)
+    local out = cli(words("get", ti[1], ti[2], ti[3], "dir/50% x", "-o", "json"))
+    assert.equal('{"n":1}\n', out)
+    out = cli(words("list", ti[1], ti[2], ti[3], "-o", "json"))
+    assert.equal("dir/50% x", require("airflow.json").decode(out)[1].key)
+    assert.equal(0, select(2, cli(words("delete", ti[1], ti[2], ti[3], "dir/50% x"))))
+    assert.equal(1, select(2, cli(words("get", ti[1], ti[2], ti[3], "dir/50% x"))))
+    assert.equal(0, select(2, cli{ "state", "set", "--asset", "1", "k", '"v"' }))
+    assert.equal("v\n", (cli{ "state", "get", "--asset", "1", "k", "-o", "json" })) -- a string prints as text
+    assert.equal(0, select(2, cli{ "state", "clear", "--asset", "1" }))
+    assert.equal(2, select(2, cli{ "state", "get", ti[1] }))
+  end)
+
+  it("test-connection prints the result, exit 1 unless it succeeded", function()
+    local out, rc = cli{ "test-connection", "--body", '{"connection_id": "w", "conn_type": "http", "host": "e.com"}',
+      "--interval", "0.05", "-o", "json" }
+    assert.equal(0, rc)
+    assert.equal("success", require("airflow.json").decode(out).state)
+    local _, bad = cli{ "test-connection", "--interval", "0.05", "--body",
+      '{"connection_id": "w", "conn_type": "http", "host": "invalid.example"}' }
+    assert.equal(1, bad)
+  end)
+end)

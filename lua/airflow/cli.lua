@@ -217,7 +217,7 @@ local function run_command(ctx, name, reg, parsed)
     ctx.out:write(help.command(name, reg))
     return util.EXIT.ok
   end
-  ctx.timeout_is_wait = name == "trigger" or name == "wait"
+  ctx.timeout_is_wait = name == "trigger" or name == "wait" or name == "test-connection"
   return require("airflow.cli.commands")[name](ctx, parsed.all_words)
 end
 
