@@ -7,11 +7,7 @@ local env = require("env")
 local url = env.need("FAKE_AIRFLOW_URL")
 local url32 = env.need("FAKE_AIRFLOW_32_URL")
 
-local function client(base, opts)
-  local o = { base_url = base or url, username = "admin", password = "admin", retries = 0 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(airflow.new(o))
-end
+local client = env.client
 
 local RUN = { dag_id = "example_etl", dag_run_id = "scheduled__2025-01-01T00:00:00+00:00", task_id = "extract" }
 

@@ -2,17 +2,14 @@
 -- Parameters through extra_query, paths through client:request and `airflow-lua api`,
 -- with the usual credentials, retries and errors; against the fake Airflow's
 -- test-only path /api/v2/_future/echo, which no registry has.
-local airflow = require("airflow")
 local json = require("airflow.json")
 local env = require("env")
 
-local url = env.need("FAKE_AIRFLOW_URL")
+env.need("FAKE_AIRFLOW_URL") -- fails loudly without the servers
 local ECHO = "/api/v2/_future/echo"
 
 local function client(opts)
-  local o = { base_url = url, username = "admin", password = "admin", retries = 0 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(airflow.new(o))
+  return env.client(nil, opts)
 end
 
 -- The requests the fake saw to a path.
@@ -24,26 +21,7 @@ local function requests_to(path)
   return out
 end
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
--- Runs the CLI as admin: stdout, stderr, exit code.
-local function cli(argv)
-  local err_file = os.tmpname()
-  local parts = { "env", "-i", "PATH=\"$PATH\"", "HOME=/nonexistent", "AIRFLOW_URL=" .. url,
-    "AIRFLOW_USERNAME=admin", "AIRFLOW_PASSWORD=admin", "bin/airflow-lua" }
-  for _, a in ipairs(argv) do parts[#parts + 1] = shell_quote(a) end
-  local p = assert(io.popen(table.concat(parts, " ") .. " 2>" .. err_file .. "; echo __rc=$?"))
-  local out = p:read("a")
-  p:close()
-  local f = assert(io.open(err_file))
-  local err = f:read("a")
-  f:close()
-  os.remove(err_file)
-  local body, rc = out:match("^(.-)__rc=(%d+)\n$")
-  return body, err, tonumber(rc)
-end
+local cli = env.cli
 
 before_each(function() env.fake_control("/_fake/reset") end)
 

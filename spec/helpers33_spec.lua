@@ -1,16 +1,11 @@
 -- The helpers for what Airflow 3.3 added: state stores, connection tests, DAG runs in
 -- bulk and clearing runs; against the fake Airflow as 3.3 (and as 3.2.1 for the gate).
-local airflow = require("airflow")
 local env = require("env")
 
-local url = env.need("FAKE_AIRFLOW_URL")
+env.need("FAKE_AIRFLOW_URL") -- fails loudly without the servers
 local url32 = env.need("FAKE_AIRFLOW_32_URL")
 
-local function client(base, opts)
-  local o = { base_url = base or url, username = "admin", password = "admin", retries = 0 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(airflow.new(o))
-end
+local client = env.client
 
 local TI = { dag_id = "example_etl", dag_run_id = "scheduled__2025-01-01T00:00:00+00:00", task_id = "extract" }
 -- keys with what a path must carry exactly: a slash, percent, spaces, unicode, dot-dot
@@ -148,20 +143,10 @@ describe("DAG runs in bulk", function()
 end)
 
 describe("the CLI's daily-job commands for 3.3", function()
-  local function shell_quote(s)
-    return "'" .. s:gsub("'", "'\\''") .. "'"
-  end
-
-  -- Runs the CLI as admin: stdout, exit code.
+  -- stdout and exit code of the CLI as admin
   local function cli(argv)
-    local parts = { "env", "-i", "PATH=\"$PATH\"", "HOME=/nonexistent", "AIRFLOW_URL=" .. url,
-      "AIRFLOW_USERNAME=admin", "AIRFLOW_PASSWORD=admin", "bin/airflow-lua" }
-    for _, a in ipairs(argv) do parts[#parts + 1] = shell_quote(a) end
-    local p = assert(io.popen(table.concat(parts, " ") .. " 2>/dev/null; echo __rc=$?"))
-    local out = p:read("a")
-    p:close()
-    local body, rc = out:match("^(.-)__rc=(%d+)\n$")
-    return body, tonumber(rc)
+    local out, _, rc = env.cli(argv)
+    return out, rc
   end
 
   local ti = { TI.dag_id, TI.dag_run_id, TI.task_id }

@@ -1,18 +1,13 @@
 -- Pagination modes against the fake Airflow: cursor pages on a 3.3 server (no
 -- total_entries), offset pages on a 3.2.1 one, the page size asked for, and forcing a
 -- mode; through client:collect, client:each and the CLI's --all.
-local airflow = require("airflow")
 local json = require("airflow.json")
 local env = require("env")
 
 local url = env.need("FAKE_AIRFLOW_URL")
 local url32 = env.need("FAKE_AIRFLOW_32_URL")
 
-local function client(base, opts)
-  local o = { base_url = base or url, username = "admin", password = "admin", retries = 0 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(airflow.new(o))
-end
+local client = env.client
 
 -- The query strings of the requests a fake saw to a path.
 local function queries(path, base)
@@ -140,11 +135,8 @@ end)
 describe("the CLI's --all", function()
   it("follows cursors over 10,000 runs: each once, in order", function()
     env.fake_control("/_fake/seed", '{"dag_runs": {"dag_id": "example_etl", "count": 10000}}')
-    local p = assert(io.popen("env -i PATH=\"$PATH\" HOME=/nonexistent AIRFLOW_URL=" .. url
-      .. " AIRFLOW_USERNAME=admin AIRFLOW_PASSWORD=admin bin/airflow-lua --output json dag_run get_dag_runs"
-      .. " dag_id=example_etl --all"))
-    local out = p:read("a")
-    assert.is_true(p:close())
+    local out, err, rc = env.cli{ "--output", "json", "dag_run", "get_dag_runs", "dag_id=example_etl", "--all" }
+    assert.equal(0, rc, err)
     local doc = assert(json.decode(out))
     expect_runs(doc.dag_runs, 10000)
     assert.equal(100, #queries(RUNS))

@@ -8,11 +8,7 @@ local env = require("env")
 local url = env.need("FAKE_AIRFLOW_URL")
 local url32 = env.need("FAKE_AIRFLOW_32_URL")
 
-local function client(base, opts)
-  local o = { base_url = base, username = "admin", password = "admin", retries = 0 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(airflow.new(o))
-end
+local client = env.client
 
 -- The API requests a fake saw since its reset, as "METHOD path" lines.
 local function seen(base)

@@ -1,7 +1,7 @@
 --- Testing a connection asynchronously (Airflow 3.3): `client:test_connection(body, opts)`
 -- enqueues the test and polls it, with the token the server gave, until it has a result.
 -- @module airflow.connection_test
-local Error = require("airflow.error")
+local wait = require("airflow.wait")
 
 local M = {}
 
@@ -25,26 +25,18 @@ local TOKEN_HEADER = "Airflow-Connection-Test-Token"
 function M.test_connection(client, body, opts)
   if type(body) ~= "table" then error("airflow: test_connection(body [, opts]) expects a table", 2) end
   opts = opts or {}
-  local timeout = opts.timeout or 60
-  local interval = opts.interval or 0.5
-  local max_interval = opts.max_interval or 5
-  local deadline = client.now() + timeout
   local queued, err = client.connection:enqueue_connection_test{ body = body }
   if not queued then return nil, err end
-  while true do
-    local test, perr = client.connection:get_connection_test{ [TOKEN_HEADER] = queued.token }
-    if not test then return nil, perr end
-    if opts.on_poll then opts.on_poll(test) end
-    if M.TERMINAL[test.state] then return test end
-    local left = deadline - client.now()
-    if left <= 0 then
-      return nil, Error.new{ kind = "Timeout", title = "connection test timed out",
-        detail = ("the test of %s is still %s after %g s"):format(tostring(queued.connection_id),
-          tostring(test.state), timeout) }
-    end
-    client.sleep(math.min(interval, left))
-    interval = math.min(interval * 1.5, max_interval)
-  end
+  return wait.poll(client, function()
+    return client.connection:get_connection_test{ [TOKEN_HEADER] = queued.token }
+  end, function(test) return M.TERMINAL[test.state] end, {
+    timeout = opts.timeout or 60, interval = opts.interval or 0.5, max_interval = opts.max_interval or 5,
+    on_poll = opts.on_poll, what = "connection test",
+    late = function(test, timeout)
+      return ("the test of %s is still %s after %g s"):format(tostring(queued.connection_id),
+        tostring(test.state), timeout)
+    end,
+  })
 end
 
 --- The client methods of this module.

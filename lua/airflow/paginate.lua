@@ -48,6 +48,13 @@ local function copy(t)
   return c
 end
 
+-- Drops the items past `max` (when given).
+local function truncate(out, max)
+  if max then
+    for i = #out, max + 1, -1 do out[i] = nil end
+  end
+end
+
 local function items_of(op, page, method, url)
   local items = type(page) == "table" and page[op.list_field]
   if type(items) ~= "table" then
@@ -190,9 +197,7 @@ local function collect_cursor(client, op, args, opts)
     if on_progress then on_progress(n, nil) end
     if max and #out >= max then break end
   end
-  if max and #out > max then
-    for i = #out, max + 1, -1 do out[i] = nil end
-  end
+  truncate(out, max)
   return out, nil
 end
 
@@ -288,9 +293,7 @@ function M.collect(client, ref, args, opts)
       if #got == 0 or (t and off >= t) or (not t and asked and #got < asked) then break end
     end
   end
-  if max and #out > max then
-    for i = #out, max + 1, -1 do out[i] = nil end
-  end
+  truncate(out, max)
   return out, total
 end
 
@@ -349,9 +352,7 @@ function M.collect_request(client, spec, opts)
     page, err = client:request(s)
     if not page then return nil, err end
   end
-  if opts.max then
-    for i = #out, opts.max + 1, -1 do out[i] = nil end
-  end
+  truncate(out, opts.max)
   return { [field] = out, total_entries = #out }
 end
 
