@@ -64,15 +64,29 @@ function M.lacks(api, server, since)
   return last ~= nil and M.compare(server, last) <= 0
 end
 
+-- What some documented version of a v2 operation lacks, worked out once per
+-- operation: {last = the op's last_without or nil, params = {name = last_without}}
+-- (only the parameters some documented version lacks).
+local function gates(op)
+  local g = op.version_gates
+  if g == nil then
+    g = { last = M.last_without(op.api, op.since), params = {} }
+    for _, p in ipairs(op.params) do g.params[p.name] = M.last_without(op.api, p.since) end
+    op.version_gates = g
+  end
+  return g
+end
+
 --- Whether an operation, or one of the parameters named in args, could be missing on
 -- some documented server (so that knowing the server's version matters).
 function M.gated(op, args)
   if op.api ~= "v2" then return false end
-  if M.last_without(op.api, op.since) then return true end
-  local by_name = op.param_by_name
+  local g = gates(op)
+  if g.last then return true end
+  local params = g.params
+  if next(params) == nil then return false end
   for k in pairs(args) do
-    local p = by_name[k]
-    if p and M.last_without(op.api, p.since) then return true end
+    if params[k] then return true end
   end
   return false
 end
@@ -85,14 +99,15 @@ end
 ---@return string|nil
 function M.refusal(op, args, server)
   if op.api ~= "v2" then return nil end
+  local g = gates(op)
   local shown = server.text or table.concat(server, ".")
-  if M.lacks(op.api, server, op.since) then
+  if g.last and M.compare(server, g.last) <= 0 then
     return ("%s.%s needs Airflow ≥ %s; the server is %s"):format(op.resource, op.name, op.since, shown)
   end
   local names = {}
   for k in pairs(args) do
-    local p = op.param_by_name[k]
-    if p and M.lacks(op.api, server, p.since) then names[#names + 1] = k end
+    local last = g.params[k]
+    if last and M.compare(server, last) <= 0 then names[#names + 1] = k end
   end
   if #names == 0 then return nil end
   table.sort(names)
