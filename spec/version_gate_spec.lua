@@ -74,6 +74,12 @@ describe("the version gate", function()
     assert.same({ url32 .. "/api/v2/version" }, hooked)
   end)
 
+  it("takes the version from the API probe of api = auto, asking no second time", function()
+    local c = client(url32, { api = "auto" })
+    assert.has_error(function() c.task_state_store:get_task_state_store(STORE) end)
+    assert.same({ "GET /api/v2/version" }, seen(url32))
+  end)
+
   it("asks nothing for what every documented version has", function()
     local c = client(url32)
     assert(c.dag_run:get_dag_runs{ dag_id = "example_etl", limit = 1 })
