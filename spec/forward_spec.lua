@@ -57,6 +57,16 @@ describe("client:request on a path the registry lacks", function()
   end)
 end)
 
+describe("responses of a newer server", function()
+  it("are never rejected for fields the registry does not know", function()
+    env.fake_control("/_fake/config", json.encode{ fail_next = { { path_prefix = "/api/v2/dags/example_etl",
+      status = 200, body = { dag_id = "example_etl", is_paused = false, field_of_3_4 = { nested = { 1, 2 } } } } } })
+    local dag = assert(client().dag:get_dag{ dag_id = "example_etl" })
+    assert.equal("example_etl", dag.dag_id)
+    assert.same({ nested = { 1, 2 } }, dag.field_of_3_4)
+  end)
+end)
+
 describe("extra_query", function()
   it("passes parameters newer than the registry, encoded like the operation's own", function()
     local c = client()
