@@ -80,6 +80,9 @@ typedef struct af_registry {
     size_t nops;
     const char *schemas;        /* compact JSON object: schema name -> node */
     const char *airflow_version; /* Airflow version of the document ("3.3.0", "2.10.0") */
+    const char *documented_versions; /* v2: the Airflow versions whose documents the
+                                        `since` facts come from, oldest first, separated
+                                        by spaces ("3.0.0 ... 3.3.0"); v1: "" */
 } af_registry;
 
 /*

@@ -1437,5 +1437,6 @@ const af_registry af_registry_v1 = {
     "v1", "/api/v1", v1_ops,
     sizeof v1_ops / sizeof v1_ops[0],
     v1_schemas,
-    "2.10.0"
+    "2.10.0",
+    ""
 };

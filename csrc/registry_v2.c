@@ -2605,5 +2605,6 @@ const af_registry af_registry_v2 = {
     "v2", "/api/v2", v2_ops,
     sizeof v2_ops / sizeof v2_ops[0],
     v2_schemas,
-    "3.3.0"
+    "3.3.0",
+    "3.0.0 3.0.2 3.1.0 3.1.3 3.1.6 3.1.8 3.2.0 3.2.1 3.3.0"
 };

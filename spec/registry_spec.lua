@@ -63,6 +63,12 @@ describe("the generated registry", function()
       "airflow.core: unknown API version 'v3' (expected \"v1\" or \"v2\")")
   end)
 
+  it("lists the Airflow versions whose documents the since facts come from, oldest first", function()
+    assert.same({ "3.0.0", "3.0.2", "3.1.0", "3.1.3", "3.1.6", "3.1.8", "3.2.0", "3.2.1", "3.3.0" },
+      core.documented_versions("v2"))
+    assert.same({}, core.documented_versions("v1"))
+  end)
+
   it("gives every v2 operation and parameter the first Airflow version that has it", function()
     local versions = { ["3.0.0"] = true, ["3.0.2"] = true, ["3.1.0"] = true, ["3.1.3"] = true, ["3.1.6"] = true,
                        ["3.1.8"] = true, ["3.2.0"] = true, ["3.2.1"] = true, ["3.3.0"] = true }
@@ -105,7 +111,7 @@ describe("the structure-only OpenAPI documents", function()
   local PROSE = { description = true, summary = true, title = true, example = true, examples = true,
                   externalDocs = true, termsOfService = true, contact = true }
 
-  local OURS = { ["x-since"] = true, ["x-order-by"] = true } -- our own extensions
+  local OURS = { ["x-since"] = true, ["x-order-by"] = true, ["x-documented-versions"] = true } -- our own
 
   -- Returns the JSON paths of prose keys (outside maps whose keys are names).
   local function prose_keys(node, named, where, found)

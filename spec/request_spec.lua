@@ -25,6 +25,7 @@ local function client_with(after_first, extra)
   local fired = false
   local opts = {
     base_url = url, username = "admin", password = "admin",
+    page_size = 50, -- pages of 50: several of them concurrent
     sleep = function() end,
     on_retry = function(info) retries[#retries + 1] = info end,
     on_response = function(info)
@@ -267,7 +268,8 @@ describe("helpers", function()
   it("are the same whichever module is required first", function()
     local Client = require("airflow.client")
     local c = assert(Client.new{ base_url = url, username = "admin", password = "admin" })
-    for _, name in ipairs{ "pages", "each", "collect", "wait_dag_run", "follow_log", "update" } do
+    for _, name in ipairs{ "pages", "each", "collect", "collect_request", "wait_dag_run", "follow_log", "update",
+      "state_store", "test_connection", "update_dag_runs", "delete_dag_runs", "clear_dag_runs" } do
       assert.is_function(c[name], name)
     end
   end)

@@ -173,7 +173,8 @@ describe("the hand-written modules' inline annotations", function()
   -- The modules whose public functions carry ---@param/---@return (the OpenResty
   -- transports are annotated by their own owners).
   local MODULES = { "client", "request", "paginate", "logs", "auth", "wait", "mask", "error", "json",
-    "transport/init", "transport/curl", "cli/session", "cli/dry_run" }
+    "transport/init", "transport/curl", "cli/session", "cli/dry_run", "versions", "state_store",
+    "connection_test", "dag_runs", "suggest", "registry" }
 
   local function classes_in(text, out)
     for line in (text .. "\n"):gmatch("([^\n]*)\n") do

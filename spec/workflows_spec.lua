@@ -115,7 +115,7 @@ describe("hooks", function()
       for _, v in pairs(i) do assert.is_nil(tostring(v):find(secret, 1, true)) end
     end
     assert.equal(1, token)
-    assert.equal(6, pages) -- 300 variables, 50 a page (v2's default limit)
+    assert.equal(3, pages) -- 300 variables, 100 a page (the limit collect asks for)
     assert.equal(1, logs)
   end)
 end)

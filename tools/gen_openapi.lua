@@ -31,7 +31,7 @@ local HISTORY = { "3.0.0", "3.0.2", "3.1.0", "3.1.3", "3.1.6", "3.1.8", "3.2.0",
 local PROSE = { description = true, summary = true, title = true, example = true, examples = true,
                 externalDocs = true, termsOfService = true, contact = true }
 -- Our own extensions.
-local OURS = { ["x-since"] = true, ["x-order-by"] = true }
+local OURS = { ["x-since"] = true, ["x-order-by"] = true, ["x-documented-versions"] = true }
 
 local function fail(fmt, ...) error("gen_openapi: " .. string.format(fmt, ...), 0) end
 
@@ -160,6 +160,14 @@ local function structure(spec_dir, d, history)
   out = strip(out, false)
   -- our own title survives the strip: put it back
   out.info.title = "lua-airflow structure of /api/" .. d.api
+  -- v2: every Airflow version a document was read for, oldest first (the version gate
+  -- refuses only what one of these documents shows a server lacks)
+  if d.api == "v2" then
+    local documented = {}
+    for _, v in ipairs(HISTORY) do documented[#documented + 1] = v end
+    documented[#documented + 1] = d.version
+    out.info["x-documented-versions"] = documented
+  end
   -- OpenAPI requires a description on each response (Prism ignores a response without
   -- one): an empty one, none of the official text
   local function describe(responses)

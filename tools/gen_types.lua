@@ -142,6 +142,7 @@ M.CORE = {
     { "operations", { { "api", API } }, { "table[] ops" } },
     { "schemas", { { "api", API } }, { "string json" } },
     { "airflow_version", { { "api", API } }, { "string version" } },
+    { "documented_versions", { { "api", API } }, { "string[] versions" } },
     { "build", { { "api", API }, { "index", "integer" }, { "base_url", "string" }, { "args", "table" },
       { "has_body?", "boolean" } }, { "string|nil method", "string url", "table headers" } },
     { "format_datetime", { { "seconds", "number" } }, { "string" } },

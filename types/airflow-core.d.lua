@@ -148,6 +148,10 @@ function core.schemas(api) end
 function core.airflow_version(api) end
 
 ---@param api "v1"|"v2"
+---@return string[] versions
+function core.documented_versions(api) end
+
+---@param api "v1"|"v2"
 ---@param index integer
 ---@param base_url string
 ---@param args table

@@ -115,6 +115,26 @@ static int l_airflow_version(lua_State *L)
     return 1;
 }
 
+/* core.documented_versions(api) -> array of the Airflow versions the API's `since`
+ * facts were read from, oldest first ({"3.0.0", ..., "3.3.0"} for v2; {} for v1) */
+static int l_documented_versions(lua_State *L)
+{
+    const af_registry *reg = check_registry(L, 1);
+    const char *p = reg->documented_versions;
+    lua_Integer n = 0;
+    lua_newtable(L);
+    while (*p) {
+        size_t len = strcspn(p, " ");
+        if (len > 0) {
+            lua_pushlstring(L, p, len);
+            lua_rawseti(L, -2, ++n);
+        }
+        p += len;
+        if (*p == ' ') p++;
+    }
+    return 1;
+}
+
 static int l_built_gc(lua_State *L)
 {
     af_built_free(luaL_checkudata(L, 1, BUILT_MT));
@@ -295,6 +315,8 @@ void afl_open_registry(lua_State *L)
     lua_setfield(L, -2, "schemas");
     lua_pushcfunction(L, l_airflow_version);
     lua_setfield(L, -2, "airflow_version");
+    lua_pushcfunction(L, l_documented_versions);
+    lua_setfield(L, -2, "documented_versions");
     scratch = lua_newuserdatauv(L, sizeof *scratch, 0);
     af_built_init(&scratch->built);
     scratch->busy = 0;

@@ -48,7 +48,8 @@ local function progress_reporter(ctx)
   if not ctx.flags.all or not ctx:stderr_tty() then return nil end
   return function(done, total)
     ctx.progress_shown = true
-    ctx.err:write(("\r\27[Kairflow-lua: fetched %d of %d pages"):format(done, total))
+    ctx.err:write(total and ("\r\27[Kairflow-lua: fetched %d of %d pages"):format(done, total)
+      or ("\r\27[Kairflow-lua: fetched %d pages"):format(done)) -- cursor pages: no total
     ctx.err:flush()
   end
 end
@@ -223,7 +224,7 @@ local function run_command(ctx, name, reg, parsed)
     ctx.out:write(help.command(name, reg))
     return util.EXIT.ok
   end
-  ctx.timeout_is_wait = name == "trigger" or name == "wait"
+  ctx.timeout_is_wait = name == "trigger" or name == "wait" or name == "test-connection"
   return require("airflow.cli.commands")[name](ctx, parsed.all_words)
 end
 

@@ -8,6 +8,7 @@ local registry = require("airflow.registry")
 local Auth = require("airflow.auth")
 local request = require("airflow.request")
 local transports = require("airflow.transport")
+local versions = require("airflow.versions")
 
 local Client = {}
 ---@type airflow.Client the methods every client has (its resources come from the registry)
@@ -20,7 +21,7 @@ local OWN_OPTIONS = {
   retries = "number", retry_backoff = "number", retry_max_wait = "number",
   transport = "any", json_decode = "function", shared_dict = "string", token_store = "table",
   on_request = "function", on_response = "function", on_retry = "function", on_warning = "function",
-  sleep = "function", clock = "function", read_only = "boolean",
+  sleep = "function", clock = "function", read_only = "boolean", airflow_version = "any", page_size = "number",
 }
 
 local client_options
@@ -85,6 +86,10 @@ local function check_options(opts)
   if opts.auth and opts.auth ~= "negotiate" then
     fail(3, "option 'auth' must be \"negotiate\" (other credentials have their own options)")
   end
+  local av = opts.airflow_version
+  if av ~= nil and av ~= false and type(av) ~= "string" then
+    fail(3, "option 'airflow_version' must be a version string (\"3.2.1\") or false, got %s", type(av))
+  end
   if opts.username and not opts.password then fail(3, "option 'password' is required with 'username'") end
   if opts.transport ~= nil and type(opts.transport) ~= "string" then transports.check(opts.transport, 3) end
 end
@@ -115,7 +120,11 @@ function Client.new(opts)
     hooks = { on_request = opts.on_request, on_response = opts.on_response, on_retry = opts.on_retry },
     json_decode = opts.json_decode or json.decode,
     read_only = opts.read_only == true, -- refuse every verb but GET and HEAD (airflow.request.check)
+    page_size = opts.page_size, -- the limit pages ask for (airflow.paginate's default when nil)
   }
+  -- the server's Airflow version: nil (learn it when needed), false (unknown: no
+  -- version gate), or parsed (an unparsable stated version disables the gate)
+  if opts.airflow_version ~= nil then self.server_version = versions.parse(opts.airflow_version) or false end
   local transport = opts.transport
   if transport == nil or type(transport) == "string" then
     local user_agent = opts.user_agent or ("lua-airflow/" .. require("airflow.version"))
@@ -144,6 +153,10 @@ function methods:api_version()
       headers = { Accept = "application/json" } })
     if not res then return nil, err end
     if res.status == 200 or (candidate == "v1" and (res.status == 401 or res.status == 403)) then
+      if candidate == "v2" and rawget(self, "server_version") == nil then -- the answer names the version
+        local body = self.json_decode(res.body or "")
+        self.server_version = type(body) == "table" and versions.parse(body.version) or false
+      end
       self.api = candidate
       self.auth.api = candidate
       return candidate
@@ -353,10 +366,13 @@ Client.__name = "airflow.Client"
 -- The helpers, each a module whose `methods` become client methods. Adding one is
 -- a new file and a line here.
 local HELPERS = {
-  "airflow.paginate", -- pages, each, collect
+  "airflow.paginate", -- pages, each, collect, collect_request
   "airflow.wait",     -- wait_dag_run
   "airflow.logs",     -- follow_log
   "airflow.mask",     -- update
+  "airflow.state_store",     -- state_store (task instances and assets)
+  "airflow.connection_test", -- test_connection
+  "airflow.dag_runs",        -- update_dag_runs, delete_dag_runs, clear_dag_runs
 }
 for _, name in ipairs(HELPERS) do
   for k, f in pairs(require(name).methods) do methods[k] = f end

@@ -22,6 +22,8 @@ end
 --- Returns the registry view for an API version ("v1" or "v2").
 -- Fields: api, ops (array), resources[resource][name] = op, names (sorted resource
 -- names), schema(node) to decode schema nodes lazily.
+---@param api "v1"|"v2"
+---@return table registry
 function M.get(api)
   local reg = cache[api]
   if reg then return reg end
@@ -75,6 +77,10 @@ end
 
 --- Finds "resource.operation" in an API; returns op, or nil and a message that
 -- suggests the closest name.
+---@param api "v1"|"v2"
+---@param ref string "resource.operation_id", or an operation_id alone
+---@return table|nil op
+---@return string|nil why
 function M.find(api, ref)
   local reg = M.get(api)
   local resource, name = ref:match("^([%w_]+)[.:]([%w_]+)$")

@@ -21,6 +21,7 @@ local core = require("airflow.core")
 local json = require("airflow.json")
 local Error = require("airflow.error")
 local registry = require("airflow.registry")
+local versions = require("airflow.versions")
 
 local M = {}
 
@@ -67,16 +68,42 @@ local function check_read_only(client, method, what, level)
   end
 end
 
---- The place to refuse an operation before any I/O (the server-version gate belongs
--- here too): every prepared request passes through it, raising at `level` (as for
--- `error`) naming what was refused. A read-only client refuses every verb but GET
--- and HEAD.
+--- The server's Airflow version, parsed ({major, minor, patch, text = "3.2.1"}), or
+-- false when it is unknown: stated by the `airflow_version` option, or learnt once from
+-- `GET /api/v2/version` through the pipeline (the hooks see it). A probe that fails
+-- or answers no parsable version leaves it unknown for the client's life.
+---@param client airflow.Client
+---@return table|false version
+function M.server_version(client)
+  local v = rawget(client, "server_version")
+  if v ~= nil then return v end
+  v = false
+  local url = client.base_url .. "/api/v2/version"
+  local res = M.one(client, { method = "GET", url = url, no_auth = true, headers = { Accept = "application/json" } })
+  if res and res.status == 200 then
+    local body = client.json_decode(res.body or "")
+    v = type(body) == "table" and versions.parse(body.version) or false
+  end
+  client.server_version = v
+  return v
+end
+
+--- The place to refuse an operation before any I/O: every prepared request passes
+-- through it, raising at `level` (as for `error`) naming what was refused.
+-- A read-only client refuses every verb but GET and HEAD. A v2 operation or parameter
+-- the server is known to lack (airflow.versions) is refused, naming both versions; the
+-- server's version is learnt only when a call uses something some documented version
+-- lacks.
 ---@param client airflow.Client
 ---@param op table the operation (from airflow.registry)
 ---@param args table its arguments
 ---@param level integer the stack level to blame
-function M.check(client, op, args, level) -- luacheck: ignore 212/args
+function M.check(client, op, args, level)
   check_read_only(client, op.method, op.resource .. "." .. op.name, level + 1)
+  if op.api ~= "v2" or rawget(client, "server_version") == false or not versions.gated(op, args) then return end
+  local server = M.server_version(client)
+  local why = server and versions.refusal(op, args, server)
+  if why then error("airflow: " .. why, level + 1) end
 end
 
 -- The body with the operation's required defaults filled in (a copy when one was).
@@ -104,11 +131,60 @@ local function encode_body(op, body, level)
   fail(level + 1, "%s.%s: 'body' must be a table or a JSON string, got %s", op.resource, op.name, type(body))
 end
 
+local function url_encode(s)
+  return (s:gsub("[^%w%-._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+-- A query table as a query string: keys sorted, array values repeat the key.
+-- `what` names the table in errors, raised at `level`.
+local function query_string(query, what, level)
+  local keys = {}
+  for k in pairs(query) do
+    if type(k) ~= "string" then fail(level + 1, "%s: query keys must be strings", what) end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local v = query[k]
+    local list = type(v) == "table" and v or { v }
+    for _, x in ipairs(list) do
+      if type(x) ~= "string" and type(x) ~= "number" and type(x) ~= "boolean" then
+        fail(level + 1, "%s: query value of '%s' must be a string, number or boolean, got %s", what, k, type(x))
+      end
+      parts[#parts + 1] = url_encode(k) .. "=" .. url_encode(tostring(x))
+    end
+  end
+  return table.concat(parts, "&")
+end
+
+-- The URL with a query string appended.
+local function with_query(url, q)
+  if q == "" then return url end
+  return url .. (url:find("?", 1, true) and "&" or "?") .. q
+end
+
+-- The URL with the per-call `extra_query` (parameters newer than the registry) added;
+-- a parameter the registry knows must be passed as an argument.
+local function extra_query(op, url, extra, level)
+  if extra == nil then return url end
+  local what = op.resource .. "." .. op.name .. ": extra_query"
+  if type(extra) ~= "table" then fail(level + 1, "%s must be a table, got %s", what, type(extra)) end
+  for k in pairs(extra) do
+    if op.param_by_name[k] then
+      fail(level + 1, "%s: '%s' is a parameter of the operation: pass it with the arguments", what, tostring(k))
+    end
+  end
+  return with_query(url, query_string(extra, what, level + 1))
+end
+
 --- Builds the transport request of an operation (raises on bad arguments).
 -- @param client the client
 -- @param op an operation from the registry
 -- @param args path, query and header parameters by name, and `body`
--- @param opts per-call options: timeout, retry, accept (overrides the Accept header)
+-- @param opts per-call options: timeout, retry, accept (overrides the Accept header),
+--   extra_query (query parameters the registry does not know, for a newer server:
+--   {name = value | {values}}, encoded like the operation's own)
 -- @param level the stack level to blame for a bad argument, as for `error`
 --   (1: the caller of prepare)
 -- @return the transport request {method, url, headers, body, timeout}
@@ -131,6 +207,7 @@ function M.prepare(client, op, args, opts, level)
   body = with_defaults(op, body)
   local method, url, headers = core.build(op.api, op.index, client.base_url, params, body ~= nil)
   if not method then error("airflow: " .. url, level + 1) end
+  url = extra_query(op, url, opts and opts.extra_query, level + 1)
   -- the builder names headers as "Accept", "Content-Type": the per-call accept option
   -- first, then an accept parameter, then the registry's default (the generator's)
   local accept = opts and opts.accept
@@ -141,31 +218,6 @@ end
 
 local RAW_KEYS = { method = true, path = true, url = true, query = true, headers = true, body = true,
   timeout = true, retry = true }
-
-local function url_encode(s)
-  return (s:gsub("[^%w%-._~]", function(c) return ("%%%02X"):format(c:byte()) end))
-end
-
-local function query_string(query)
-  local keys = {}
-  for k in pairs(query) do
-    if type(k) ~= "string" then fail(4, "request: query keys must be strings") end
-    keys[#keys + 1] = k
-  end
-  table.sort(keys)
-  local parts = {}
-  for _, k in ipairs(keys) do
-    local v = query[k]
-    local list = type(v) == "table" and v or { v }
-    for _, x in ipairs(list) do
-      if type(x) ~= "string" and type(x) ~= "number" and type(x) ~= "boolean" then
-        fail(4, "request: query value of '%s' must be a string, number or boolean, got %s", k, type(x))
-      end
-      parts[#parts + 1] = url_encode(k) .. "=" .. url_encode(tostring(x))
-    end
-  end
-  return table.concat(parts, "&")
-end
 
 --- Builds a raw request (`client:request{...}`): a path on the client's server (or a
 -- full URL on the same origin), a query table, headers by name and a body.
@@ -199,8 +251,7 @@ function M.prepare_raw(client, spec, level)
   if url:find("[%c ]") then fail(level, "request: the URL holds a space or control character") end
   if spec.query ~= nil then
     if type(spec.query) ~= "table" then fail(level, "request: 'query' must be a table") end
-    local q = query_string(spec.query)
-    if q ~= "" then url = url .. (url:find("?", 1, true) and "&" or "?") .. q end
+    url = with_query(url, query_string(spec.query, "request", level))
   end
   local headers = { Accept = "application/json" }
   if spec.headers ~= nil then

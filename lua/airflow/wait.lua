@@ -23,22 +23,44 @@ function M.wait_dag_run(client, dag_id, dag_run_id, opts)
     error("airflow: wait_dag_run(dag_id, dag_run_id [, opts]) expects two strings", 2)
   end
   opts = opts or {}
-  local timeout = opts.timeout or 3600
-  local interval = opts.interval or 1
-  local max_interval = opts.max_interval or 30
-  local deadline = client.now() + timeout
+  return M.poll(client, function()
+    return client.dag_run:get_dag_run{ dag_id = dag_id, dag_run_id = dag_run_id }
+  end, function(run) return M.TERMINAL[run.state] end, {
+    timeout = opts.timeout or 3600, interval = opts.interval or 1, max_interval = opts.max_interval or 30,
+    on_poll = opts.on_poll, what = "wait",
+    late = function(run, timeout)
+      return ("run %s of %s is still %s after %g s"):format(dag_run_id, dag_id, tostring(run.state), timeout)
+    end,
+  })
+end
+
+--- Polls with growing intervals (x1.5 up to max_interval) until `done(value)`: the
+-- one polling loop of the helpers.
+-- @param fetch function() -> value | nil, err (one poll)
+-- @param done function(value) -> true when value is final
+-- @param o {timeout, interval, max_interval, on_poll = function(value), what = "wait"
+--   (the error's title: "<what> timed out"), late = function(value, timeout) -> detail}
+-- @return the final value, or nil, err (kind "Timeout" when time ran out)
+---@param client airflow.Client
+---@param fetch fun(): any, airflow.Error|nil
+---@param done fun(value: any): boolean
+---@param o table
+---@return any|nil value
+---@return airflow.Error|nil err
+function M.poll(client, fetch, done, o)
+  local interval = o.interval
+  local deadline = client.now() + o.timeout
   while true do
-    local run, err = client.dag_run:get_dag_run{ dag_id = dag_id, dag_run_id = dag_run_id }
-    if not run then return nil, err end
-    if opts.on_poll then opts.on_poll(run) end
-    if M.TERMINAL[run.state] then return run end
+    local value, err = fetch()
+    if not value then return nil, err end
+    if o.on_poll then o.on_poll(value) end
+    if done(value) then return value end
     local left = deadline - client.now()
     if left <= 0 then
-      return nil, Error.new{ kind = "Timeout", title = "wait timed out",
-        detail = ("run %s of %s is still %s after %g s"):format(dag_run_id, dag_id, tostring(run.state), timeout) }
+      return nil, Error.new{ kind = "Timeout", title = o.what .. " timed out", detail = o.late(value, o.timeout) }
     end
     client.sleep(math.min(interval, left))
-    interval = math.min(interval * 1.5, max_interval)
+    interval = math.min(interval * 1.5, o.max_interval)
   end
 end
 

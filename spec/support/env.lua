@@ -20,11 +20,12 @@ function M.closed_port()
   return port
 end
 
---- POSTs a JSON body to the fake Airflow's control API (raw session, no client).
-function M.fake_control(path, body)
+--- POSTs a JSON body to the fake Airflow's control API (raw session, no client);
+-- `base` names another fake (default FAKE_AIRFLOW_URL).
+function M.fake_control(path, body, base)
   local core = require("airflow.core")
   local s = core.session()
-  local res, err = s:request{ method = "POST", url = M.need("FAKE_AIRFLOW_URL") .. path,
+  local res, err = s:request{ method = "POST", url = (base or M.need("FAKE_AIRFLOW_URL")) .. path,
     headers = { ["Content-Type"] = "application/json" }, body = body or "{}" }
   s:close()
   assert(res, err and err.message)
@@ -32,13 +33,44 @@ function M.fake_control(path, body)
   return res
 end
 
---- GETs a control endpoint and decodes it.
-function M.fake_get(path)
+--- GETs a control endpoint and decodes it (of the fake at `base`, by default FAKE_AIRFLOW_URL).
+function M.fake_get(path, base)
   local core = require("airflow.core")
   local s = core.session()
-  local res = assert(s:request{ url = M.need("FAKE_AIRFLOW_URL") .. path })
+  local res = assert(s:request{ url = (base or M.need("FAKE_AIRFLOW_URL")) .. path })
   s:close()
   return require("airflow.json").decode(res.body)
+end
+
+--- A client of a fake Airflow (default FAKE_AIRFLOW_URL) as admin, without retries;
+-- `opts` adds or overrides options.
+function M.client(base, opts)
+  local o = { base_url = base or M.need("FAKE_AIRFLOW_URL"), username = "admin", password = "admin", retries = 0 }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return assert(require("airflow").new(o))
+end
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+--- Runs bin/airflow-lua as admin of the fake Airflow (FAKE_AIRFLOW_URL), in a clean
+-- environment. Returns stdout, stderr and the exit code.
+function M.cli(argv)
+  local err_file = os.tmpname()
+  local parts = { "env", "-i", "PATH=" .. shell_quote(os.getenv("PATH")), "HOME=/nonexistent",
+    "AIRFLOW_URL=" .. shell_quote(M.need("FAKE_AIRFLOW_URL")), "AIRFLOW_USERNAME=admin", "AIRFLOW_PASSWORD=admin",
+    "bin/airflow-lua" }
+  for _, a in ipairs(argv) do parts[#parts + 1] = shell_quote(a) end
+  local p = assert(io.popen(table.concat(parts, " ") .. " 2>" .. err_file .. "; echo __rc=$?"))
+  local out = p:read("a")
+  p:close()
+  local f = assert(io.open(err_file))
+  local err = f:read("a")
+  f:close()
+  os.remove(err_file)
+  local body, rc = out:match("^(.-)__rc=(%d+)\n$")
+  return body, err, tonumber(rc)
 end
 
 return M

@@ -20,7 +20,8 @@ M.OPERATION = { body = "JSON|@FILE|-", all = false, concurrency = "N", columns =
 --- Flags of the convenience commands.
 M.COMMAND = {
   conf = "JSON|@FILE|-", ["logical-date"] = "DATE", ["run-id"] = "ID", wait = false, interval = "SECONDS",
-  try = "N", follow = false, ["map-index"] = "N", client = false, columns = "LIST",
+  try = "N", follow = false, ["map-index"] = "N", client = false, columns = "LIST", paginate = false,
+  asset = "ID",
 }
 
 local SHORT = { h = "help", o = "output", v = "verbose" }

@@ -1,5 +1,5 @@
 --- The convenience commands: trigger, pause, unpause, logs, wait, login, version,
--- operations, completion. Each takes the context (see airflow.cli) and the
+-- operations, api, state, test-connection, completion. Each takes the context (see airflow.cli) and the
 -- positional words, and returns an exit code.
 -- @module airflow.cli.commands
 local core = require("airflow.core")
@@ -259,6 +259,109 @@ function M.operations(ctx, words)
   ctx.out:write(table.concat(lines, "\n"), "\n")
   return util.EXIT.ok
 end
+
+-- Where `api` sends PATH: as is under /api/ or /auth/, else under the API in use.
+local function api_path(ctx, client, path)
+  if path:find("^/api/") or path:find("^/auth/") then return path end
+  return "/api/" .. ctx:api(client) .. (path:sub(1, 1) == "/" and "" or "/") .. path
+end
+
+--- `api [METHOD] PATH [NAME=VALUE ...] [--body JSON|@FILE|-] [--paginate]`: any request
+-- on the server, with the client's credentials, retries and errors (the shape of
+-- `gh api`); NAME=VALUE pairs are query parameters (repeat a name for several values).
+function M.api(ctx, words)
+  local usage = "api [METHOD] PATH [NAME=VALUE ...] [--body JSON|@FILE|-] [--paginate]"
+  local i, method = 2, "GET"
+  if words[2] and words[2]:match("^%a+$") and words[3] then
+    method, i = words[2]:upper(), 3
+  end
+  local path = words[i]
+  if not path or path:find("^[%a_][%w_]*=") then util.usage("usage: airflow-lua %s", usage) end
+  local query = {}
+  for j = i + 1, #words do
+    local name, value = words[j]:match("^([%a_][%w_]*)=(.*)$")
+    if not name then util.usage("unexpected argument '%s' (usage: airflow-lua %s)", words[j], usage) end
+    local list = query[name] or {}
+    list[#list + 1] = value
+    query[name] = list
+  end
+  local client = ctx:client()
+  local spec = { method = method, path = api_path(ctx, client, path), query = query }
+  if ctx.flags.body then -- checked as JSON, sent as given
+    local _, text = args.json_value(ctx.flags.body, "--body")
+    spec.body, spec.headers = text, { ["Content-Type"] = "application/json" }
+  end
+  local ok, result, err = pcall(ctx.flags.paginate and client.collect_request or client.request, client, spec)
+  if not ok then util.usage("%s", tostring(result):match("airflow: (.*)$") or tostring(result)) end
+  if result == nil then ctx:api_fail(err) end
+  if type(result) == "string" then
+    ctx.out:write(result, result:sub(-1) == "\n" and "" or "\n")
+  elseif result ~= true then
+    ctx:print(result)
+  end
+  return util.EXIT.ok
+end
+
+local STATE_USAGE = "state get|set|delete|list|clear (DAG RUN TASK [--map-index N] | --asset ID) [KEY [JSON]]"
+-- How many words after the scope each action takes.
+local STATE_WORDS = { get = 1, set = 2, delete = 1, list = 0, clear = 0 }
+
+--- `state ACTION (DAG RUN TASK | --asset ID) [KEY [JSON]]`: a task instance's or an
+-- asset's state store (Airflow 3.3). `get` prints the value; `list` the entries.
+function M.state(ctx, words)
+  local action = words[2]
+  local want = STATE_WORDS[action or ""]
+  if not want then util.usage("usage: airflow-lua %s", STATE_USAGE) end
+  local flags = ctx.flags
+  local scope, first
+  if flags.asset then
+    scope, first = { asset_id = args.number_flag(flags, "asset", true) }, 3
+  else
+    scope = { dag_id = words[3], dag_run_id = words[4], task_id = words[5],
+      map_index = args.number_flag(flags, "map-index", true) }
+    first = 6
+  end
+  need_words(words, first - 2 + want, STATE_USAGE)
+  local key, value = words[first], nil
+  if action == "set" then value = args.json_value(words[first + 1], "the value") end
+  local store = ctx:client():state_store(scope)
+  local res, err
+  if action == "get" then
+    res, err = store:get(key)
+  elseif action == "set" then
+    res, err = store:set(key, value)
+  elseif action == "delete" then
+    res, err = store:delete(key)
+  elseif action == "list" then
+    res, err = store:list()
+  else
+    res, err = store:clear()
+  end
+  if res == nil then ctx:api_fail(err) end
+  if action == "get" or action == "list" then ctx:print(res) end
+  return util.EXIT.ok
+end
+
+--- `test-connection --body JSON|@FILE|- [--timeout S] [--interval S]`: tests a connection
+-- on the server (Airflow 3.3) and prints the result; exit 1 unless it succeeded.
+function M.test_connection(ctx, words)
+  local usage = "test-connection --body JSON|@FILE|- [--timeout S] [--interval S]"
+  need_words(words, 0, usage)
+  if not ctx.flags.body then util.usage("usage: airflow-lua %s", usage) end
+  local body = args.json_value(ctx.flags.body, "--body")
+  if type(body) ~= "table" or cjson.is_array(body) then util.usage("--body must be a JSON object") end
+  local test, err = ctx:client():test_connection(body, {
+    timeout = args.number_flag(ctx.flags, "timeout"),
+    interval = args.number_flag(ctx.flags, "interval"),
+    on_poll = function(t) status(ctx, ("airflow-lua: the test is %s"):format(tostring(t.state))) end,
+  })
+  status(ctx)
+  if not test then ctx:api_fail(err) end
+  ctx:print(test)
+  if test.state ~= "success" then return util.EXIT.api end
+  return util.EXIT.ok
+end
+M["test-connection"] = M.test_connection
 
 --- `completion bash|zsh|fish`.
 function M.completion(ctx, words)

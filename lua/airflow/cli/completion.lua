@@ -177,6 +177,8 @@ local function candidates(words, current, getenv)
       return ops, current
     end
     if pos[1] == "completion" then return M.SHELLS, current end
+    if pos[1] == "api" then return { "DELETE", "GET", "PATCH", "POST", "PUT" }, current end
+    if pos[1] == "state" then return { "clear", "delete", "get", "list", "set" }, current end
     return {}, current
   end
   local op = r and r[pos[2]]

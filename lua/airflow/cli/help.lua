@@ -34,9 +34,27 @@ M.COMMANDS = {
   version = { usage = "version [--client]", summary = "print the client's (and the server's) version",
     flags = { client = true } },
   operations = { usage = "operations", summary = "list every \"resource operation\" pair, one per line", flags = {} },
+  api = {
+    usage = "api [METHOD] PATH [NAME=VALUE ...] [--body JSON|@FILE|-] [--paginate]",
+    summary = "send any request (a path the client does not know, e.g. of a newer Airflow) with the usual "
+      .. "credentials; PATH is under /api/vN unless it starts with /api/ or /auth/; NAME=VALUE are query "
+      .. "parameters; --paginate follows next_cursor or offsets and prints one collection",
+    flags = { body = true, paginate = true, columns = true },
+  },
+  state = {
+    usage = "state get|set|delete|list|clear (DAG RUN TASK [--map-index N] | --asset ID) [KEY [JSON]]",
+    summary = "read and write a task instance's or an asset's state store (Airflow 3.3); set takes a JSON value",
+    flags = { asset = true, ["map-index"] = true, columns = true },
+  },
+  ["test-connection"] = {
+    usage = "test-connection --body JSON|@FILE|- [--timeout S] [--interval S]",
+    summary = "test a connection on the server (Airflow 3.3) and print the result (exit 1 unless it succeeded)",
+    flags = { body = true, interval = true },
+  },
   completion = { usage = "completion bash|zsh|fish", summary = "print a shell completion script", flags = {} },
 }
-M.COMMAND_ORDER = { "trigger", "pause", "unpause", "logs", "wait", "login", "version", "operations", "completion" }
+M.COMMAND_ORDER = { "trigger", "pause", "unpause", "logs", "wait", "login", "version", "operations", "api",
+  "state", "test-connection", "completion" }
 
 local function wrap(words, width, indent)
   local lines, line = {}, indent

@@ -28,6 +28,8 @@ PUBLIC_V1 = {"get_version", "get_health"}
 # POST operations that only read (a viewer may call them).
 READ_POSTS = {"get_list_dag_runs_batch", "get_task_instances_batch", "get_dag_runs_batch"}
 MAX_LOG = 20000
+# A test-only v2 path that no registry has (see future_echo).
+FUTURE_PATH = "/api/v2/_future/echo"
 V1_NOT_FOUND = ("The requested URL was not found on the server. If you entered the URL manually please check "
                 "your spelling and try again.")
 
@@ -232,6 +234,8 @@ class FakeAirflow:
         api = "v2" if req.path.startswith("/api/v2/") else "v1" if req.path.startswith("/api/v1/") else "root"
         if api == "root":
             return self.handle_root(req, t)
+        if req.path == FUTURE_PATH:
+            return self.future_echo(req, t)
         route, params = self.router.match(req.method, req.path)
         if route is None:
             if params:  # path exists, wrong method
@@ -257,6 +261,24 @@ class FakeAirflow:
             return self.error_v2(exc) if route.api == "v2" else self.error_v1(exc)
         except ValidationFailed as exc:
             return self.json_resp(422, {"detail": exc.errors})
+
+    def future_echo(self, req, t):
+        """A path no registry has (an Airflow newer than the client): needs a bearer
+        token like any v2 operation and echoes what it was sent."""
+        ctx = Ctx(self, "v2", {"op": "future_echo"}, req, t)
+        try:
+            with self.state.lock:
+                self.auth_bearer(ctx)
+        except HTTPError as exc:
+            return self.error_v2(exc)
+        body = None
+        if req.body:
+            try:
+                body = json.loads(req.body)
+            except ValueError:
+                body = req.body.decode("utf-8", "replace")
+        return self.json_resp(200, {"method": req.method, "user": ctx.user, "query": req.query,
+                                    "body": body})
 
     def run_v2(self, route, ctx, params):
         op = route.op
