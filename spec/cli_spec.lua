@@ -624,7 +624,7 @@ describe("--dry-run", function()
         curl = [[-u 'admin'":$AIRFLOW_PASSWORD"]] },
       { argv = { "--verbose", "dag", "get_dags", "tags=etl", "--all" },
         vars = { AIRFLOW_URL = FAKE, AIRFLOW_TOKEN = "tok-" .. SECRET },
-        head = "GET " .. FAKE .. "/api/v2/dags?offset=0&tags=etl", auth = "Authorization: Bearer <token>" },
+        head = "GET " .. FAKE .. "/api/v2/dags?limit=100&offset=0&tags=etl", auth = "Authorization: Bearer <token>" },
       { argv = { "login" }, vars = { AIRFLOW_URL = FAKE, AIRFLOW_USERNAME = "admin", AIRFLOW_PASSWORD = SECRET },
         head = "GET " .. FAKE .. "/api/v2/dags?limit=1", auth = "Authorization: Bearer <token>" },
     }
