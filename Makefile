@@ -101,7 +101,7 @@ lint:
 # The C tests and the Lua core/client specs under valgrind: no errors, nothing
 # definitely lost (libcurl's and OpenSSL's process-lifetime caches are "still reachable").
 VALGRIND_SPECS ?= spec/core_spec.lua spec/client_spec.lua spec/faults_spec.lua spec/hostile_spec.lua \
-  spec/hostile_net_spec.lua spec/http1_spec.lua spec/token_store_spec.lua
+  spec/hostile_net_spec.lua spec/http1_spec.lua spec/token_store_spec.lua spec/request_spec.lua
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
   --suppressions=tools/valgrind.supp
 valgrind: all $(BUILD)/test_core
