@@ -373,6 +373,7 @@ local HELPERS = {
   "airflow.state_store",     -- state_store (task instances and assets)
   "airflow.connection_test", -- test_connection
   "airflow.dag_runs",        -- update_dag_runs, delete_dag_runs, clear_dag_runs
+  "airflow.clear_failed",    -- clear_failed
 }
 for _, name in ipairs(HELPERS) do
   for k, f in pairs(require(name).methods) do methods[k] = f end

@@ -21,7 +21,7 @@ M.OPERATION = { body = "JSON|@FILE|-", all = false, concurrency = "N", columns =
 M.COMMAND = {
   conf = "JSON|@FILE|-", ["logical-date"] = "DATE", ["run-id"] = "ID", wait = false, interval = "SECONDS",
   try = "N", follow = false, ["map-index"] = "N", client = false, columns = "LIST", paginate = false,
-  asset = "ID",
+  asset = "ID", yes = false, task = "LIST",
 }
 
 local SHORT = { h = "help", o = "output", v = "verbose" }

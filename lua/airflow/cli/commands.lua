@@ -1,5 +1,5 @@
 --- The convenience commands: trigger, pause, unpause, logs, wait, login, version,
--- operations, api, state, test-connection, completion. Each takes the context (see airflow.cli) and the
+-- operations, api, state, test-connection, clear-failed, completion. Each takes the context (see airflow.cli) and the
 -- positional words, and returns an exit code.
 -- @module airflow.cli.commands
 local core = require("airflow.core")
@@ -362,6 +362,30 @@ function M.test_connection(ctx, words)
   return util.EXIT.ok
 end
 M["test-connection"] = M.test_connection
+
+--- `clear-failed DAG [RUN] [--task ID,...] [--yes]`: the failed task instances of a DAG
+-- (of one run, or of all) cleared so they run again; without --yes a dry run on the
+-- server lists them and nothing changes.
+function M.clear_failed(ctx, words)
+  local usage = "clear-failed DAG [RUN] [--task ID,...] [--yes]"
+  if #words < 2 then util.usage("usage: airflow-lua %s", usage) end
+  need_words(words, #words == 3 and 2 or 1, usage)
+  local flags = ctx.flags
+  local task_ids
+  if flags.task then
+    task_ids = {}
+    for id in tostring(flags.task):gmatch("[^,]+") do task_ids[#task_ids + 1] = id end
+  end
+  local really = flags.yes == true
+  local cleared, err = ctx:client():clear_failed(words[2],
+    { dag_run_id = words[3], task_ids = task_ids, dry_run = not really })
+  if not cleared then ctx:api_fail(err) end
+  ctx:print(cleared)
+  ctx.err:write(("airflow-lua: %d failed task instance(s) %s\n"):format(#cleared,
+    really and "cleared" or "would be cleared (a dry run: add --yes to clear them)"))
+  return util.EXIT.ok
+end
+M["clear-failed"] = M.clear_failed
 
 --- `completion bash|zsh|fish`.
 function M.completion(ctx, words)

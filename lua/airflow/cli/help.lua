@@ -51,10 +51,16 @@ M.COMMANDS = {
     summary = "test a connection on the server (Airflow 3.3) and print the result (exit 1 unless it succeeded)",
     flags = { body = true, interval = true },
   },
+  ["clear-failed"] = {
+    usage = "clear-failed DAG [RUN] [--task ID,...] [--yes]",
+    summary = "clear the failed task instances of a DAG (of one run, or of all), so they run again; without "
+      .. "--yes the server only lists what it would clear (a dry run, as Airflow's own clear)",
+    flags = { yes = true, task = true, columns = true },
+  },
   completion = { usage = "completion bash|zsh|fish", summary = "print a shell completion script", flags = {} },
 }
 M.COMMAND_ORDER = { "trigger", "pause", "unpause", "logs", "wait", "login", "version", "operations", "api",
-  "state", "test-connection", "completion" }
+  "state", "test-connection", "clear-failed", "completion" }
 
 local function wrap(words, width, indent)
   local lines, line = {}, indent
