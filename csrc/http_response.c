@@ -145,8 +145,8 @@ static af_hresp_rc head_end(af_hresp *p, af_error *err)
     if (facts & F_TE) {
         if (!(facts & F_CHUNKED))
             return fail(p, err, AF_ERR_PROTOCOL, "unsupported Transfer-Encoding in the response");
-        if (facts & F_LENGTH)
-            p->keep_alive = 0; /* both framings given: trust chunked, not the connection */
+        if (facts & F_LENGTH) /* two framings: refused, as the libcurl path does (smuggling) */
+            return fail(p, err, AF_ERR_PROTOCOL, "both Content-Length and Transfer-Encoding in the response");
         p->state = S_CHUNK_SIZE;
         return AF_HRESP_MORE;
     }

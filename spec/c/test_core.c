@@ -631,6 +631,8 @@ static void test_http1(void)
         {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
         {"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+         AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n", AF_HRESP_ERROR, AF_ERR_PROTOCOL, 0, "", 0},

@@ -322,7 +322,7 @@ describe("library calls inside nginx (spec/openresty/nginx.conf)", function()
     assert.equal(1, streamed)
   end)
 
-  it("fail with typed errors: refused, silent, slow, reset, truncated, huge headers, TLS", function()
+  it("fail with typed errors: refused, silent, slow, reset, truncated, huge or malformed heads, TLS", function()
     local out = get_json(test_url .. "/cosocket")
     assert.equal("connect", out.refused.code)
     for _, name in ipairs{ "silent", "hang_body", "drip" } do
@@ -335,6 +335,12 @@ describe("library calls inside nginx (spec/openresty/nginx.conf)", function()
     assert.equal("recv", out.reset.code)
     assert.equal("recv", out.truncated_chunked.code)
     assert.equal("too_large", out.huge_header.code)
+    local malformed = 0
+    for path, res in pairs(out.malformed) do
+      assert.equal("protocol", res.code, path)
+      malformed = malformed + 1
+    end
+    assert.equal(5, malformed)
     assert.same({ status = 200, body = "aaaaaaabbbbbbbcccccccdddddddeeeeeee" }, -- 5 chunks of 7 bytes
       { status = out.chunked.status, body = out.chunked.body })
     assert.equal("too_large", out.small_limit.code)

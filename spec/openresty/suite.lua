@@ -192,6 +192,12 @@ function M.cosocket()
   out.truncated_chunked = get(t, test .. "/truncated-chunked")
   out.huge_header = get(t, test .. "/huge-header?bytes=200000")
   out.chunked = get(t, test .. "/chunked?n=5&size=7")
+  -- heads that break HTTP/1.1's framing: refused as the libcurl path refuses them
+  local plain = "http://127.0.0.1:" .. hostile
+  out.malformed = {}
+  for _, path in ipairs{ "/cl-and-chunked", "/cl?v=double", "/cl?v=letters", "/header-cr", "/http09" } do
+    out.malformed[path] = get(t, plain .. path)
+  end
   out.small_limit = get(transport{ max_body_bytes = 10 }, test .. "/chunked?n=5&size=7")
   -- headers: ours plus the request's, and a line break never gets through
   local echoed = get(t, test .. "/headers", { ["X-Request-Id"] = "abc-123" })
