@@ -82,4 +82,26 @@ function M.state(dag_id, run_id)
   return reply(200, { state = run.state })
 end
 
+-- The routes: nginx.conf hands each prefix to its handler, and the path's parts are
+-- taken from one read of ngx.var.uri (the decoded, normalised path, as a regex
+-- location sees it). Each ngx.var read is a costly call into nginx: reading two named
+-- regex captures cost more CPU per request than all the rest of the gateway's own work.
+local ROUTES = {
+  hooks = { "^/hooks/([A-Za-z0-9_.-]+)$", M.trigger },
+  runs = { "^/runs/([A-Za-z0-9_.-]+)/([^/]+)$", M.state },
+}
+
+local function route(name)
+  local r = ROUTES[name]
+  local a, b = ngx.var.uri:match(r[1])
+  if not a then return ngx.exit(ngx.HTTP_NOT_FOUND) end
+  return r[2](a, b)
+end
+
+--- location /hooks/: POST /hooks/<dag_id> (M.trigger); any other path under it is 404.
+function M.hooks() return route("hooks") end
+
+--- location /runs/: GET /runs/<dag_id>/<run_id> (M.state); any other path under it is 404.
+function M.runs() return route("runs") end
+
 return M
