@@ -31,6 +31,15 @@ describe("Auth.jwt_expiry", function()
     assert.is_nil(Auth.jwt_expiry("a.b%%.c"))
     assert.is_nil(Auth.jwt_expiry(42))
   end)
+
+  it("takes no absurd expiry from a server: not finite, negative or beyond 2^40", function()
+    for _, exp in ipairs{ "1e999", "-1e999", "-5", "1e300", '"soon"' } do
+      local jwt = b64url('{"alg":"HS256"}') .. "." .. b64url('{"exp":' .. exp .. '}') .. ".sig"
+      assert.is_nil(Auth.jwt_expiry(jwt), exp)
+    end
+    assert.is_nil(Auth.expiry(0 / 0))
+    assert.equal(1700000000, Auth.expiry("1700000000"))
+  end)
 end)
 
 describe("Auth.token_problem", function()

@@ -51,7 +51,22 @@ function M.jwt_expiry(token)
   if not payload then return nil end
   local text = b64url_decode(payload)
   local claims = text and json.decode(text)
-  return type(claims) == "table" and tonumber(claims.exp) or nil
+  return type(claims) == "table" and M.expiry(claims.exp) or nil
+end
+
+-- The latest expiry taken as one: beyond it (or not finite: a server can send 1e999)
+-- a token is treated as one without an expiry, so no later arithmetic, cache lifetime
+-- or shared-dict ttl sees an absurd number.
+local MAX_EXPIRY = 2 ^ 40
+
+--- An expiry (seconds since the epoch) as given by a server or a token provider,
+-- or nil when it is no usable one (not a number, not finite, negative, absurd).
+---@param v any
+---@return number|nil
+function M.expiry(v)
+  v = tonumber(v)
+  if v == nil or v ~= v or v < 0 or v > MAX_EXPIRY then return nil end
+  return v
 end
 
 -- Credentials reach a request header: a bearer token as is, so a CR or LF in it would
@@ -263,7 +278,7 @@ function M:credentials(client)
       if why then
         return nil, Error.new{ kind = "Unauthenticated", title = "token_provider failed", detail = why }
       end
-      token, expires_at = t, tonumber(e) or M.jwt_expiry(t)
+      token, expires_at = t, M.expiry(e) or M.jwt_expiry(t)
     else
       local err
       token, expires_at = self:login(client)

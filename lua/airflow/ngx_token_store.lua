@@ -20,6 +20,7 @@ local LOCK_TTL = 30       -- seconds a lock may be held (a fetch takes far less)
 local LOCK_WAIT = 30      -- seconds a worker waits for another's fetch
 local STEP = 0.005        -- the first wait step; it doubles up to MAX_STEP
 local MAX_STEP = 0.1
+local MAX_TTL = 86400 * 30 -- a token kept longer than a month is fetched again anyway
 
 --- Creates the store on the shared dict `name` for one Airflow URL and user.
 -- Raises when the dict is not declared (a configuration mistake).
@@ -47,7 +48,7 @@ end
 --- Stores a token (kept in the dict until a little after its expiry).
 function M:set(token, expires_at)
   local ttl = 0
-  if expires_at then ttl = math.max(1, expires_at - ngx.time() + 60) end
+  if expires_at then ttl = math.min(math.max(1, expires_at - ngx.time() + 60), MAX_TTL) end
   self.dict:set(self.key, (expires_at and ("%d"):format(expires_at) or "") .. " " .. token, ttl)
 end
 
