@@ -18,13 +18,7 @@ end
 
 assert(os.execute("mkdir -p " .. q(CONFIG_DIR) .. " " .. q(TMP .. "/home")))
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read = env.read
 
 local function write(path, text, mode)
   local f = assert(io.open(path, "wb"))
@@ -61,11 +55,7 @@ local function requests()
   return env.fake_get("/_fake/requests")
 end
 
-local function lines(text)
-  local out = {}
-  for l in text:gmatch("[^\n]+") do out[#out + 1] = l end
-  return out
-end
+local lines = env.lines
 
 teardown(function()
   os.execute("rm -rf " .. q(TMP))

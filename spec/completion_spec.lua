@@ -19,11 +19,7 @@ end
 
 local read = require("reference").read
 
-local function lines(text)
-  local out = {}
-  for l in text:gmatch("[^\n]+") do out[#out + 1] = l end
-  return out
-end
+local lines = require("env").lines
 
 -- A clean environment with bin/ on PATH, so the shells find `airflow-lua`.
 local ENV = ("env -i PATH=%s HOME=%s"):format(q(CWD .. "/bin:" .. os.getenv("PATH")), q(TMP))

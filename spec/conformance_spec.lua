@@ -47,13 +47,7 @@ local function q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
-local function read_file(path)
-  local fh, err = io.open(path, "rb")
-  if not fh then return nil, err end
-  local data = fh:read("a")
-  fh:close()
-  return data
-end
+local read_file = require("env").read
 
 local function need_file(path, what)
   local data = read_file(path)

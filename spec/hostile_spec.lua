@@ -36,13 +36,7 @@ end
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = env.read
 
 -- Waits (bounded) until pred() holds; polling, not a fixed sleep.
 local function wait_until(pred, seconds, what)

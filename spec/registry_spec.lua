@@ -7,12 +7,7 @@ local core = require("airflow.core")
 
 local gen = dofile("tools/gen_registry.lua")
 
-local function read(path)
-  local fh = assert(io.open(path, "rb"))
-  local data = fh:read("a")
-  fh:close()
-  return data
-end
+local function read(path) return (assert(require("env").read(path))) end
 
 local function doc(api) return cjson.decode(read("openapi/airflow-" .. api .. ".json")) end
 

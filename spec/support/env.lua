@@ -73,4 +73,20 @@ function M.cli(argv)
   return body, err, tonumber(rc)
 end
 
+--- The text of a file, or nil, err when it cannot be read.
+function M.read(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+--- The non-empty lines of a text.
+function M.lines(text)
+  local out = {}
+  for l in text:gmatch("[^\n]+") do out[#out + 1] = l end
+  return out
+end
+
 return M

@@ -8,13 +8,7 @@ local ref = require("apiref")
 local M = {}
 
 --- The text of a file, or nil when it does not exist.
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+M.read = require("env").read
 
 local function deep_copy(v)
   if type(v) ~= "table" then return v end
