@@ -98,9 +98,7 @@ function Ctx:api_fail(err)
   util.fail(util.code_for(err), "%s", tostring(err))
 end
 
-local function library_message(msg)
-  return tostring(msg):match("airflow: (.*)$") or tostring(msg)
-end
+local library_message = util.library_message
 
 --- Calls an operation: build (bad arguments are usage failures), send, decode.
 -- @param client the client

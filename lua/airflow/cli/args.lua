@@ -125,9 +125,6 @@ function M.number_flag(flags, name, integer)
   return n
 end
 
-local BOOLEANS = {
-  ["true"] = true, ["false"] = false, yes = true, no = false, on = true, off = false, ["1"] = true, ["0"] = false,
-}
 
 local function where(op, p)
   return ("%s %s: parameter '%s'"):format(op.resource, op.name, p.name)
@@ -148,7 +145,7 @@ function M.convert(op, p, text)
     v = tonumber(text)
     if not v then util.usage("%s expects a number, got '%s'", where(op, p), text) end
   elseif t == "boolean" then
-    v = BOOLEANS[text:lower()]
+    v = util.BOOLEAN_WORDS[text:lower()]
     if v == nil then util.usage("%s expects true or false, got '%s'", where(op, p), text) end
   else
     v = text

@@ -292,7 +292,7 @@ function M.api(ctx, words)
     spec.body, spec.headers = text, { ["Content-Type"] = "application/json" }
   end
   local ok, result, err = pcall(ctx.flags.paginate and client.collect_request or client.request, client, spec)
-  if not ok then util.usage("%s", tostring(result):match("airflow: (.*)$") or tostring(result)) end
+  if not ok then util.usage("%s", util.library_message(result)) end
   if result == nil then ctx:api_fail(err) end
   if type(result) == "string" then
     ctx.out:write(result, result:sub(-1) == "\n" and "" or "\n")
@@ -325,18 +325,8 @@ function M.state(ctx, words)
   local key, value = words[first], nil
   if action == "set" then value = args.json_value(words[first + 1], "the value") end
   local store = ctx:client():state_store(scope)
-  local res, err
-  if action == "get" then
-    res, err = store:get(key)
-  elseif action == "set" then
-    res, err = store:set(key, value)
-  elseif action == "delete" then
-    res, err = store:delete(key)
-  elseif action == "list" then
-    res, err = store:list()
-  else
-    res, err = store:clear()
-  end
+  -- each action is the store's method of that name (list and clear take no key)
+  local res, err = store[action](store, key, value)
   if res == nil then ctx:api_fail(err) end
   if action == "get" or action == "list" then ctx:print(res) end
   return util.EXIT.ok

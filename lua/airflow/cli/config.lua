@@ -13,8 +13,6 @@ M.KEYS = {
   password_command = true, ca_file = true, timeout = true, read_only = true,
 }
 local SECRET_KEYS = { password = true, token = true }
-local BOOLEAN_WORDS = { ["true"] = true, yes = true, on = true, ["1"] = true,
-  ["false"] = false, no = false, off = false, ["0"] = false }
 
 --- Environment variables read (besides XDG_CONFIG_HOME, XDG_CACHE_HOME and HOME).
 M.ENV = {
@@ -250,7 +248,7 @@ function M.resolve(flags, getenv, warn)
   s.dry_run = flags["dry-run"] or false
   s.read_only = flags["read-only"] or false
   if profile.read_only then
-    local on = BOOLEAN_WORDS[profile.read_only:lower()]
+    local on = util.BOOLEAN_WORDS[profile.read_only:lower()]
     if on == nil then
       util.usage("read_only in profile '%s' must be true or false, got '%s'", s.profile, profile.read_only)
     end

@@ -61,6 +61,16 @@ function M.read_file(path)
   return text
 end
 
+--- A library error's message without its "airflow: " prefix (for usage failures).
+function M.library_message(msg)
+  return tostring(msg):match("airflow: (.*)$") or tostring(msg)
+end
+
+--- Words taken as booleans, in arguments and in the config file.
+M.BOOLEAN_WORDS = {
+  ["true"] = true, ["false"] = false, yes = true, no = false, on = true, off = false, ["1"] = true, ["0"] = false,
+}
+
 --- The keys of a table, sorted.
 function M.sorted_keys(t)
   local keys = {}
