@@ -202,6 +202,15 @@ describe("pagination", function()
 end)
 
 describe("waiting and logs", function()
+  it("streams every log line when a piece holds several lines and part of the next", function()
+    local c = assert(airflow.new{ base_url = env.need("TEST_SERVER_URL"), token = "t", airflow_version = false })
+    local events = {}
+    local n = assert(c:follow_log({ dag_id = "d", dag_run_id = "r", task_id = "t", try_number = 1 },
+      function(l) events[#events + 1] = l.event end))
+    assert.equal(5, n)
+    assert.same({ "a", "bb", "cc", "d", "e" }, events)
+  end)
+
   it("waits for a run to reach a terminal state", function()
     local c = client()
     local run = assert(c.dag_run:trigger_dag_run{ dag_id = "example_etl" })

@@ -39,7 +39,10 @@ local function follow_stream(client, op, args, on_line)
     end
     if chunk == false then break end
     pending = pending .. chunk
+    -- positions are in this `pending`: the unfinished tail is cut off once, after the loop
+    local tail = 1
     for line, rest in pending:gmatch("([^\n]*)\n()") do
+      tail = rest
       if line ~= "" then
         count = count + 1
         if on_line(json.decode(line) or line) == false then
@@ -47,8 +50,8 @@ local function follow_stream(client, op, args, on_line)
           return count
         end
       end
-      pending = pending:sub(rest)
     end
+    pending = pending:sub(tail)
   end
   stream:close()
   if pending ~= "" then

@@ -457,6 +457,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.h_delay(seg[2])
         if head == "redirect" and len(seg) == 3:
             return self.h_redirect_chain(seg[2])
+        if p.startswith("/api/v2/dags/") and "/logs/" in p:
+            return self.h_ndjson_log()
         fn = SIMPLE_ROUTES.get(p)
         if fn is not None:
             return fn(self)
@@ -620,6 +622,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.write(b"a\r\n0123456789\r\n")
         self.write(b"5\r\nabcde\r\n")
         self.close_after()
+
+    def h_ndjson_log(self):
+        """GET /api/v2/dags/.../logs/N: a task log as NDJSON in pieces that split lines:
+        two whole lines and the start of a third in one piece, and so on; the last line
+        has no newline. Expected events: a, bb, cc, d, e."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in (b'{"event":"a"}\n{"event":"bb"}\n{"ev', b'ent":"cc"}\n{"event":"d"}\n{"event":"e',
+                      b'"}'):
+            self.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+            time.sleep(0.05)  # separate reads on the client, so pieces are not merged
+        self.write(b"0\r\n\r\n")
 
     def h_chunked(self):
         n = qint(self.query, "n", 3, 0, 10_000_000)
