@@ -5,6 +5,7 @@ local core = require("airflow.core")
 local Error = require("airflow.error")
 local json = require("airflow.json")
 local registry = require("airflow.registry")
+local suggest = require("airflow.suggest")
 local Auth = require("airflow.auth")
 local request = require("airflow.request")
 local transports = require("airflow.transport")
@@ -64,8 +65,7 @@ local function check_options(opts)
   for k, v in pairs(opts) do
     local want = known[k]
     if not want then
-      local near = registry.closest(tostring(k), known)
-      fail(3, "unknown option '%s'%s", tostring(k), near and (" (did you mean '" .. near .. "'?)") or "")
+      fail(3, "unknown option '%s'%s", tostring(k), suggest.hint(tostring(k), known))
     end
     if want ~= "any" and type(v) ~= want and not (k == "max_body_bytes" and v == false) then
       fail(3, "option '%s' must be a %s, got %s", k, want, type(v))
@@ -112,7 +112,6 @@ function Client.new(opts)
   local api = opts.api or api_from_url or "v2"
   local self = {
     base_url = base,
-    api_mode = api,
     api = api ~= "auto" and api or false, -- false (not nil): resolved later
     retries = opts.retries or 3,
     retry_backoff = opts.retry_backoff or 0.5,
@@ -350,8 +349,7 @@ Client.__index = function(self, key)
         api == "v2" and "v1" or "v2", api)
     end
     local names = registry.get(api or "v2").names
-    local near = registry.closest(key, names)
-    fail(2, "no resource or method '%s'%s", key, near and (" (did you mean '" .. near .. "'?)") or "")
+    fail(2, "no resource or method '%s'%s", key, suggest.hint(key, names))
   end
   local r = resource_table(self, key)
   rawset(self, key, r) -- made once: later lookups are plain field reads

@@ -118,6 +118,9 @@ end
 
 --- Applies credentials: {kind = "none"|"basic"|"bearer"|"negotiate", user, secret}.
 function M:set_auth(auth)
+  -- the pipeline hands over the same table while the credentials are unchanged
+  if auth == self.applied then return end
+  self.applied = auth
   local kind = auth and auth.kind or "none"
   self.unsupported_auth = nil
   if kind == "basic" then
