@@ -34,8 +34,6 @@ typedef struct af_hresp {
     int http_minor;          /* HTTP/1.<minor> */
     int head_done;           /* the status line and headers of the final response are in */
     int keep_alive;          /* valid when DONE: the connection may carry another request */
-    int chunked;             /* the body is chunked */
-    int until_close;         /* the body ends when the connection does */
     int head_request;        /* a HEAD request: no body whatever the headers say */
     unsigned flags;          /* private: framing facts of the head being read */
     unsigned long long length; /* private: its Content-Length */

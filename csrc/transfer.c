@@ -262,6 +262,14 @@ static int apply_auth(af_transfer *t, af_session *s, CURL *easy, af_auth_kind ki
     return 0;
 }
 
+/* Whether the request goes out with a body: one was given, or the method is one
+ * that carries one (POST, PUT, PATCH), sent empty then. */
+static int sends_body(const af_request *req)
+{
+    const char *m = req->method ? req->method : "GET";
+    return req->body || is_method(m, "POST") || is_method(m, "PUT") || is_method(m, "PATCH");
+}
+
 /* The method and body, set in full on every request: no option of the previous
  * request's method may stay behind. */
 static int apply_method_and_body(af_transfer *t, const af_request *req, CURL *easy,
@@ -270,7 +278,7 @@ static int apply_method_and_body(af_transfer *t, const af_request *req, CURL *ea
     const char *m = req->method ? req->method : "GET";
     int is_get = is_method(m, "GET"), is_head = is_method(m, "HEAD");
 
-    if (req->body || is_method(m, "POST") || is_method(m, "PUT") || is_method(m, "PATCH")) {
+    if (sends_body(req)) {
         /* POSTFIELDS with an explicit size: binary-safe, and Content-Length is sent
          * even for an empty body. libcurl does not copy the data: the request outlives
          * the transfer. */
@@ -310,7 +318,7 @@ static int build_header_list(af_transfer *t, const af_request *req, af_error *er
     /* A POST, PUT or PATCH without a body is sent with an empty one, for which
      * libcurl would add Content-Type: application/x-www-form-urlencoded: an empty
      * value drops that header (a request without a body has no media type). */
-    if (!req->body) {
+    if (!req->body && sends_body(req)) {
         l = curl_slist_append(t->headers, "Content-Type:");
         if (!l)
             goto nomem;
