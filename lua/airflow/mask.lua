@@ -95,15 +95,13 @@ local suggest = require("airflow.suggest")
 ---@return airflow.Error|nil err
 function M.update(client, ref, args, changes)
   if type(changes) ~= "table" then error("airflow: update: changes must be a table", 2) end
-  local api, err = client:api_version()
-  if not api then return nil, err end
-  local op, why = registry.find(api, ref)
-  if not op then error("airflow: " .. why, 2) end
+  local op, err = client:operation(ref, 2)
+  if not op then return nil, err end
   if op.method ~= "PATCH" then
     error(("airflow: update: %s.%s is not a PATCH operation"):format(op.resource, op.name), 2)
   end
   request.check(client, op, args, 2) -- refused (read-only) before its GET, too
-  local reg = registry.get(api)
+  local reg = registry.get(op.api)
   local fields = reg.body_fields(op) or {}
   for k in pairs(changes) do
     if type(k) ~= "string" or not fields[k] then

@@ -13,7 +13,6 @@
 -- client's `page_size` option, else 100: Airflow's usual maximum; it defaults to 50).
 -- @module airflow.paginate
 local Error = require("airflow.error")
-local registry = require("airflow.registry")
 local request = require("airflow.request")
 local versions = require("airflow.versions")
 
@@ -29,10 +28,8 @@ local function resolve(client, ref, level)
   if type(ref) ~= "string" then
     error("airflow: operation must be \"resource.operation_id\", got " .. type(ref), level + 1)
   end
-  local api, err = client:api_version()
-  if not api then return nil, err end
-  local op, why = registry.find(api, ref)
-  if not op then error("airflow: " .. why, level + 1) end
+  local op, err = client:operation(ref, level + 1)
+  if not op then return nil, err end
   if not op.list_field then
     error(("airflow: %s.%s does not return a paged collection"):format(op.resource, op.name), level + 1)
   end
