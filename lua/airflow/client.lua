@@ -153,8 +153,7 @@ function methods:api_version()
     if not res then return nil, err end
     if res.status == 200 or (candidate == "v1" and (res.status == 401 or res.status == 403)) then
       if candidate == "v2" and rawget(self, "server_version") == nil then -- the answer names the version
-        local body = self.json_decode(res.body or "")
-        self.server_version = type(body) == "table" and versions.parse(body.version) or false
+        request.note_version(self, res.status == 200 and res or nil)
       end
       self.api = candidate
       self.auth.api = candidate

@@ -77,13 +77,19 @@ end
 function M.server_version(client)
   local v = rawget(client, "server_version")
   if v ~= nil then return v end
-  v = false
   local url = client.base_url .. "/api/v2/version"
   local res = M.one(client, { method = "GET", url = url, no_auth = true, headers = { Accept = "application/json" } })
-  if res and res.status == 200 then
-    local body = client.json_decode(res.body or "")
-    v = type(body) == "table" and versions.parse(body.version) or false
-  end
+  return M.note_version(client, res and res.status == 200 and res or nil)
+end
+
+--- Keeps the server's version from a 200 answer of `GET /api/v2/version` (or false,
+-- unknown, when there is none or it names no parsable version), and returns it.
+---@param client airflow.Client
+---@param res? airflow.core.Response
+---@return table|false version
+function M.note_version(client, res)
+  local body = res and client.json_decode(res.body or "")
+  local v = type(body) == "table" and versions.parse(body.version) or false
   client.server_version = v
   return v
 end
