@@ -9,11 +9,17 @@ local args = require("airflow.cli.args")
 local cjson = require("airflow.cli.json")
 local util = require("airflow.cli.util")
 local completion = require("airflow.cli.completion")
+local help = require("airflow.cli.help")
 
 local M = {}
 
 local TERMINAL_TI = { success = true, failed = true, skipped = true, upstream_failed = true, removed = true }
 local NOT_STARTED = { none = true, scheduled = true, queued = true, deferred = true, up_for_reschedule = true }
+
+-- A command's usage line, as its help gives it.
+local function usage_of(name)
+  return help.COMMANDS[name].usage
+end
 
 local function need_words(words, n, usage)
   if #words - 1 < n then util.usage("usage: airflow-lua %s", usage) end
@@ -51,7 +57,7 @@ end
 
 --- `trigger DAG [--conf JSON] [--logical-date DATE] [--run-id ID] [--wait]`.
 function M.trigger(ctx, words)
-  need_words(words, 1, "trigger DAG [--conf JSON] [--logical-date DATE] [--run-id ID] [--wait]")
+  need_words(words, 1, usage_of("trigger"))
   local flags = ctx.flags
   local body = {}
   if flags.conf then
@@ -75,7 +81,7 @@ end
 
 --- `wait DAG RUN`.
 function M.wait(ctx, words)
-  need_words(words, 2, "wait DAG RUN [--timeout S] [--interval S]")
+  need_words(words, 2, usage_of("wait"))
   local client = ctx:client()
   return wait_and_report(ctx, client, words[2], words[3])
 end
@@ -173,7 +179,7 @@ end
 --- `logs DAG RUN TASK [--try N] [--map-index N] [--follow]`: the latest try unless
 -- --try; --follow polls the task instance and prints new lines until it is done.
 function M.logs(ctx, words)
-  need_words(words, 3, "logs DAG RUN TASK [--try N] [--map-index N] [--follow [--interval S]]")
+  need_words(words, 3, usage_of("logs"))
   local flags = ctx.flags
   local client = ctx:client()
   local api = ctx:api(client)
@@ -203,7 +209,7 @@ end
 
 --- `login`: v2 gets a token, caches it, and checks it with one call.
 function M.login(ctx, words)
-  need_words(words, 0, "login")
+  need_words(words, 0, usage_of("login"))
   local s = ctx:settings()
   if s.auth == "none" or (s.auth == "password" and not s.password) then
     util.usage("login needs credentials: --username USER with --password-stdin (or AIRFLOW_USERNAME and "
@@ -234,7 +240,7 @@ end
 
 --- `version [--client]`: the client's versions, and the server's when a URL is set.
 function M.version(ctx, words)
-  need_words(words, 0, "version [--client]")
+  need_words(words, 0, usage_of("version"))
   ctx.out:write(("airflow-lua %s (lua-airflow %s, %s, %s)\n"):format(airflow_version, airflow_version, _VERSION,
     (core.curl_version():match("^(%S+)")) or "libcurl"))
   if ctx.flags.client then return util.EXIT.ok end
@@ -251,7 +257,7 @@ end
 
 --- `operations`: every "resource operation" pair of the API, one per line.
 function M.operations(ctx, words)
-  need_words(words, 0, "operations")
+  need_words(words, 0, usage_of("operations"))
   local reg = registry.get(ctx:api_hint())
   local lines = {}
   for _, op in ipairs(reg.ops) do lines[#lines + 1] = op.resource .. " " .. op.name end
@@ -270,7 +276,7 @@ end
 -- on the server, with the client's credentials, retries and errors (the shape of
 -- `gh api`); NAME=VALUE pairs are query parameters (repeat a name for several values).
 function M.api(ctx, words)
-  local usage = "api [METHOD] PATH [NAME=VALUE ...] [--body JSON|@FILE|-] [--paginate]"
+  local usage = usage_of("api")
   local i, method = 2, "GET"
   if words[2] and words[2]:match("^%a+$") and words[3] then
     method, i = words[2]:upper(), 3
@@ -302,7 +308,7 @@ function M.api(ctx, words)
   return util.EXIT.ok
 end
 
-local STATE_USAGE = "state get|set|delete|list|clear (DAG RUN TASK [--map-index N] | --asset ID) [KEY [JSON]]"
+local STATE_USAGE = usage_of("state")
 -- How many words after the scope each action takes.
 local STATE_WORDS = { get = 1, set = 2, delete = 1, list = 0, clear = 0 }
 
@@ -335,7 +341,7 @@ end
 --- `test-connection --body JSON|@FILE|- [--timeout S] [--interval S]`: tests a connection
 -- on the server (Airflow 3.3) and prints the result; exit 1 unless it succeeded.
 function M.test_connection(ctx, words)
-  local usage = "test-connection --body JSON|@FILE|- [--timeout S] [--interval S]"
+  local usage = usage_of("test-connection")
   need_words(words, 0, usage)
   if not ctx.flags.body then util.usage("usage: airflow-lua %s", usage) end
   local body = args.json_value(ctx.flags.body, "--body")
@@ -357,7 +363,7 @@ M["test-connection"] = M.test_connection
 -- (of one run, or of all) cleared so they run again; without --yes a dry run on the
 -- server lists them and nothing changes.
 function M.clear_failed(ctx, words)
-  local usage = "clear-failed DAG [RUN] [--task ID,...] [--yes]"
+  local usage = usage_of("clear-failed")
   if #words < 2 then util.usage("usage: airflow-lua %s", usage) end
   need_words(words, #words == 3 and 2 or 1, usage)
   local flags = ctx.flags
@@ -379,7 +385,7 @@ M["clear-failed"] = M.clear_failed
 
 --- `completion bash|zsh|fish`.
 function M.completion(ctx, words)
-  need_words(words, 1, "completion bash|zsh|fish")
+  need_words(words, 1, usage_of("completion"))
   local script = completion.SCRIPTS[words[2]]
   if not script then
     util.usage("no completion for '%s': choose %s", tostring(words[2]), table.concat(completion.SHELLS, ", "))
