@@ -376,18 +376,12 @@ local function param_info(ctx, p)
            since = p["x-since"], default = default ~= nil and M.encode_json(default) or nil }
 end
 
---- Collects an operation's parameters (path-item and operation level, refs resolved),
--- ordered path (template order), query, header.
+--- Collects an operation's parameters, ordered path (template order), query, header.
+-- Stage A (gen_openapi.lua) has already merged path-level parameters into each
+-- operation and resolved their references.
 -- @return array of param_info tables
 local function operation_params(ctx, entry)
-  local list, pos = {}, {}
-  local function add(p)
-    p = deref(ctx.doc, p)
-    local key = p["in"] .. ":" .. p.name
-    if pos[key] then list[pos[key]] = p else list[#list + 1] = p; pos[key] = #list end
-  end
-  for _, p in ipairs(ctx.doc.paths[entry.path].parameters or {}) do add(p) end
-  for _, p in ipairs(entry.op.parameters or {}) do add(p) end
+  local list = entry.op.parameters or {}
   local template = {}
   for name in entry.path:gmatch("{([^}]+)}") do template[#template + 1] = name; template[name] = #template end
   local keyed, npath = {}, 0
