@@ -35,3 +35,8 @@ int af_header_next(af_header_iter *it, const char **name, size_t *name_len,
     }
     return 0;
 }
+
+int af_header_text_ok(const char *s, size_t n)
+{
+    return !memchr(s, '\r', n) && !memchr(s, '\n', n) && !memchr(s, '\0', n);
+}

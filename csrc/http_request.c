@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "headers.h"
 #include "http_request.h"
 
 static int lower(int c)
@@ -96,10 +97,6 @@ static int framing_header(const char *name, size_t n, int line)
     return 0;
 }
 
-static int has_break(const char *s, size_t n)
-{
-    return memchr(s, '\r', n) || memchr(s, '\n', n) || memchr(s, '\0', n);
-}
 
 int af_http_request_head(af_buf *out, const char *method, const char *url, const af_url_parts *u,
                          int absolute_target, af_error *err)
@@ -108,7 +105,7 @@ int af_http_request_head(af_buf *out, const char *method, const char *url, const
 
     if (mlen == 0 || strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != mlen)
         return af_error_set(err, AF_ERR_INVALID, "invalid request method");
-    if (strpbrk(url, " \t\r\n") != NULL || has_break(u->target, u->target_len))
+    if (strpbrk(url, " \t\r\n") != NULL || !af_header_text_ok(u->target, u->target_len))
         return af_error_set(err, AF_ERR_INVALID, "space or line break in the request URL");
     af_buf_add(out, method, mlen);
     af_buf_addc(out, ' ');
@@ -137,10 +134,10 @@ int af_http_request_header(af_buf *out, const char *name, size_t name_len, const
                            size_t value_len, af_error *err)
 {
     size_t i;
-    if (has_break(value, value_len))
+    if (!af_header_text_ok(value, value_len))
         return af_error_set(err, AF_ERR_INVALID, "line break or NUL in a request header");
     if (name) {
-        if (name_len == 0 || has_break(name, name_len))
+        if (name_len == 0 || !af_header_text_ok(name, name_len))
             return af_error_set(err, AF_ERR_INVALID, "invalid request header name");
         for (i = 0; i < name_len; i++)
             if (name[i] == ':' || name[i] == ' ' || name[i] == '\t')

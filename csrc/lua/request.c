@@ -12,7 +12,7 @@ static const char *const request_fields[] = {"method", "url", "headers", "body",
 
 static void check_header_text(lua_State *L, const char *p, size_t len)
 {
-    if (memchr(p, '\r', len) || memchr(p, '\n', len) || memchr(p, '\0', len))
+    if (!af_header_text_ok(p, len))
         luaL_error(L, "airflow.core: request header contains a line break or NUL");
 }
 
